@@ -1,0 +1,14 @@
+// The public API of wattmeter. Everything else under lib/ is internal.
+export { openSampler, Sampler, type SamplerStats, type BatchesOptions } from './sampler.js';
+export { listDomains, readOnce, type Discovery, type Reading, type DomainReading } from './domains.js';
+export { powerWatts, windowPowerWatts, concatBatches, type Batch, type Domain } from './batch.js';
+export {
+  optionsFromEnv,
+  MIN_RATE_HZ,
+  MAX_RATE_HZ,
+  ENV,
+  type SamplerOptions,
+  type SourceOptions,
+} from './options.js';
+export { WattmeterError } from './errors.js';
+export type { SourceKind } from './native.js';

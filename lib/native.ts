@@ -1,0 +1,118 @@
+// The narrow boundary to the C++ addon (native/addon.cc). Everything that crosses it is
+// plain data or one Float64Array per drain: no per-sample JavaScript objects.
+import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import path from 'node:path';
+
+export type SourceKind = 'powercap' | 'msr' | 'model';
+
+/** Options the native layer understands; the TypeScript layer fills every field. */
+export interface NativeOptions {
+  source: 'auto' | SourceKind;
+  sysfsRoot: string;
+  procRoot: string;
+  msrPath: string; // printf-style template, one %d for the CPU number
+  cpuVendor: 'auto' | 'intel' | 'amd';
+  includeMmio: boolean;
+  modelIdleWatts: number;
+  modelMaxWatts: number;
+}
+
+export interface NativeSamplerOptions extends NativeOptions {
+  rateHz: number;
+  capacity: number; // ticks the ring holds
+  realtime: boolean;
+}
+
+export interface NativeDomain {
+  name: string; // package-0, core-0, uncore-0, dram-0, psys
+  source: SourceKind;
+  path: string; // the file read (powercap energy_uj, MSR device file + register, /proc/stat)
+  /** Value at which the raw counter wraps, in microjoules. */
+  maxEnergyRangeUj: number;
+}
+
+export interface NativeDiscovery {
+  source: SourceKind;
+  domains: NativeDomain[];
+  /** One line per real source that was tried by `auto` and found unusable, and why. */
+  warnings: string[];
+}
+
+export interface NativeReading extends NativeDiscovery {
+  timestampMs: number;
+  /** The counters as the hardware shows them (not wrap-corrected), in microjoules. */
+  rawUj: number[];
+}
+
+export interface NativeStats {
+  running: boolean;
+  ticks: number; // ticks recorded (pushed or dropped)
+  dropped: number; // ticks lost because the ring was full
+  overruns: number; // deadlines missed entirely (the thread woke more than one period late)
+  readErrors: number;
+  elapsedS: number; // seconds the thread has been sampling (sum over start/stop periods)
+  latenessUs: { p50: number; p99: number; max: number };
+  changes: number[]; // per domain: ticks whose value differed from the previous tick
+  realtime: boolean; // SCHED_FIFO actually in effect
+  notes: string[]; // e.g. why realtime scheduling was refused
+}
+
+export interface NativeSampler {
+  readonly source: SourceKind;
+  readonly domains: NativeDomain[];
+  readonly warnings: string[];
+  start(): void;
+  stop(): void;
+  close(): void;
+  /**
+   * Moves up to maxTicks ticks out of the ring. The result is column-major:
+   * n timestamps (ms since the epoch), then n cumulative energies (uJ since the sampler
+   * was opened, wrap-corrected) for each domain in order. n = length / (1 + domains).
+   */
+  drain(maxTicks?: number): Float64Array;
+  stats(): NativeStats;
+}
+
+export interface NativeAddon {
+  discover(options: NativeOptions): NativeDiscovery;
+  readOnce(options: NativeOptions): NativeReading;
+  Sampler: new (options: NativeSamplerOptions) => NativeSampler;
+  /** Highest sampling rate the native thread accepts. */
+  MAX_RATE_HZ: number;
+}
+
+/**
+ * Errors thrown by the addon carry `code` (an errno name such as EACCES or ENOENT, or
+ * one of the WATTMETER_* codes below) and `path` (the file involved), so the TypeScript
+ * layer can tell the user what to do.
+ */
+export type NativeErrorCode =
+  | 'EACCES' | 'EPERM' | 'ENOENT' | 'EIO'
+  | 'WATTMETER_NO_DOMAINS' | 'WATTMETER_BAD_FILE' | 'WATTMETER_UNSUPPORTED_CPU';
+
+function addonPath(): string {
+  const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+  const candidates = [
+    process.env.WATTMETER_ADDON, // a test or a packager may point at another build
+    path.join(root, 'build', 'Release', 'wattmeter.node'),
+    path.join(root, 'build', 'wattmeter.node'),
+  ];
+  const found = candidates.find((p): p is string => !!p && existsSync(p));
+  if (!found) {
+    throw new Error(`wattmeter: the native addon is not built (looked in ${root}/build). Run \`npm install\` or \`npm run build\`.`);
+  }
+  return found;
+}
+
+let loaded: NativeAddon | undefined;
+
+/** Loads the addon on first use, so that importing the package never fails by itself. */
+export function addon(): NativeAddon {
+  if (process.platform !== 'linux') {
+    throw new Error(`wattmeter: RAPL energy counters are read through Linux interfaces; this is ${process.platform}.`);
+  }
+  loaded ??= createRequire(import.meta.url)(addonPath()) as NativeAddon;
+  return loaded;
+}
