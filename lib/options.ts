@@ -31,6 +31,11 @@ export interface SamplerOptions extends SourceOptions {
   bufferCapacity?: number;
   /** Ask for SCHED_FIFO; refused quietly (noted in stats) without the right. */
   realtime?: boolean;
+  /**
+   * Once the counters are open, switch the process to this user (name or uid): start as
+   * root to open root-only counters, then run unprivileged.
+   */
+  user?: string;
 }
 
 export const MIN_RATE_HZ = 1;
@@ -54,6 +59,7 @@ export const ENV = {
   rateHz: 'WATTMETER_RATE_HZ',
   bufferCapacity: 'WATTMETER_BUFFER_CAPACITY',
   realtime: 'WATTMETER_REALTIME',
+  user: 'WATTMETER_USER',
 } as const satisfies Record<keyof SamplerOptions, string>;
 
 function oneOf<T extends string>(value: string, allowed: readonly T[], name: string): T {
@@ -96,6 +102,7 @@ export function parseOptions(
   if (v.rateHz !== undefined) options.rateHz = parseNumber(v.rateHz, name('rateHz'), MIN_RATE_HZ, MAX_RATE_HZ);
   if (v.bufferCapacity !== undefined) options.bufferCapacity = parseNumber(v.bufferCapacity, name('bufferCapacity'), 2, 1e9);
   if (v.realtime !== undefined) options.realtime = parseBoolean(v.realtime, name('realtime'));
+  if (v.user) options.user = v.user;
   return options;
 }
 
@@ -122,9 +129,13 @@ export function resolveSourceOptions(options: SourceOptions = {}): NativeOptions
   };
   oneOf(resolved.source, SOURCES, 'source');
   oneOf(resolved.cpuVendor, VENDORS, 'cpuVendor');
-  for (const [key, root] of [['sysfsRoot', resolved.sysfsRoot], ['procRoot', resolved.procRoot]] as const) {
-    if (!existsSync(root)) {
-      throw usageError(`${key} ${root} does not exist (set by --${key === 'sysfsRoot' ? 'sysfs-root' : 'proc-root'} or ${ENV[key]}).`);
+  const roots = [
+    ['sysfsRoot', '--sysfs-root', 'the directory that holds class/powercap and devices/system/cpu'],
+    ['procRoot', '--proc-root', 'the directory that holds stat and cpuinfo'],
+  ] as const;
+  for (const [key, flag, what] of roots) {
+    if (!existsSync(resolved[key])) {
+      throw usageError(`${resolved[key]} does not exist (${flag} / ${ENV[key]}): point it at ${what}.`);
     }
   }
   if ((resolved.msrPath.match(/%d/g) ?? []).length !== 1) {

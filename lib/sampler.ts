@@ -5,6 +5,7 @@ import { batchFromColumns, type Batch, type Domain } from './batch.js';
 import { explainNativeError } from './errors.js';
 import { addon, type NativeSampler, type NativeStats, type SourceKind } from './native.js';
 import { resolveSamplerOptions, type SamplerOptions } from './options.js';
+import { dropPrivileges } from './privileges.js';
 
 export interface SamplerStats {
   running: boolean;
@@ -51,6 +52,14 @@ export class Sampler {
     this.warnings = this.#native.warnings;
     this.rateHz = resolved.rateHz;
     this.capacity = resolved.capacity;
+    if (options.user) {
+      try {
+        dropPrivileges(options.user);
+      } catch (error) {
+        this.close();
+        throw error;
+      }
+    }
   }
 
   get closed(): boolean {
