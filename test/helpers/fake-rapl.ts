@@ -41,8 +41,11 @@ export interface WriterReply {
   snapshot: Record<string, { energyJ: number; raw: number }>;
 }
 
+/** A temporary root, traversable by everybody so unprivileged child processes reach it. */
 export function tempRoot(prefix = 'wattmeter-test-'): string {
-  return mkdtempSync(path.join(tmpdir(), prefix));
+  const root = mkdtempSync(path.join(tmpdir(), prefix));
+  chmodSync(root, 0o755);
+  return root;
 }
 
 export function removeRoot(root: string): void {
