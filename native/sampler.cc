@@ -1,0 +1,154 @@
+#include "sampler.h"
+
+#include <pthread.h>
+#include <sched.h>
+#include <sys/prctl.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <cstring>
+#include <future>
+
+#include "clock.h"
+
+namespace wattmeter {
+namespace {
+
+// A long sleep is cut into slices this long, so stop() never waits a whole period
+// (a second at 1 Hz) for the thread to notice.
+constexpr int64_t kStopPollNs = 20'000'000;
+
+// Above SCHED_OTHER, well below the kernel's own realtime threads (50 and up).
+constexpr int kRealtimePriority = 10;
+
+// Single writer: load + store instead of a locked read-modify-write (see sampler.h).
+void bump(std::atomic<uint64_t>& counter, uint64_t by = 1) {
+  counter.store(counter.load(std::memory_order_relaxed) + by, std::memory_order_relaxed);
+}
+
+int64_t realtimeOffsetNs() { return clockNs(CLOCK_REALTIME) - monotonicNs(); }
+
+}  // namespace
+
+Sampler::Sampler(std::vector<std::unique_ptr<EnergyDomain>> domains, const SamplerConfig& config)
+    : domains_(std::move(domains)),
+      config_(config),
+      periodNs_(std::max<int64_t>(1, std::llround(1e9 / config.rateHz))),
+      realtimeOffsetNs_(realtimeOffsetNs()),
+      ring_(config.capacity, 1 + domains_.size()),
+      record_(1 + domains_.size()),
+      last_(domains_.size()),
+      changes_(new std::atomic<uint64_t>[domains_.size()]()) {}
+
+Sampler::~Sampler() { stop(); }
+
+void Sampler::start() {
+  if (running_) return;
+  stopping_.store(false, std::memory_order_relaxed);
+  std::promise<Setup> ready;
+  std::future<Setup> setup = ready.get_future();
+  // The promise moves into the thread: it must outlive set_value, and start() may return
+  // before set_value itself has returned.
+  thread_ = std::thread([this, ready = std::move(ready)]() mutable {
+    ready.set_value(setUpThread());
+    run();
+  });
+  // Wait for the thread's scheduling to be settled, so stats() right after start() tells
+  // the truth about realtime.
+  Setup result = setup.get();
+  realtime_ = result.realtime;
+  if (!result.note.empty() && std::find(notes_.begin(), notes_.end(), result.note) == notes_.end()) {
+    notes_.push_back(result.note);
+  }
+  running_ = true;
+  startedNs_ = monotonicNs();
+}
+
+void Sampler::stop() {
+  if (!running_) return;
+  stopping_.store(true, std::memory_order_relaxed);
+  thread_.join();
+  running_ = false;
+  elapsedNs_ += monotonicNs() - startedNs_;
+}
+
+Sampler::Setup Sampler::setUpThread() {
+  // The default 50 us of timer slack would be most of the lateness: the kernel may delay
+  // each wake-up by that much to batch timers.
+  prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
+  if (!config_.realtime) return {false, ""};
+  sched_param param{};
+  param.sched_priority = kRealtimePriority;
+  int err = pthread_setschedparam(pthread_self(), SCHED_FIFO, &param);
+  if (err == 0) return {true, ""};
+  return {false, std::string("realtime scheduling (SCHED_FIFO) refused: ") + std::strerror(err) +
+                     "; it needs root, CAP_SYS_NICE or an RLIMIT_RTPRIO of at least " +
+                     std::to_string(kRealtimePriority)};
+}
+
+void Sampler::sleepUntil(int64_t deadlineNs) {
+  for (;;) {
+    int64_t wake = periodNs_ > kStopPollNs ? std::min(deadlineNs, monotonicNs() + kStopPollNs) : deadlineNs;
+    timespec ts{static_cast<time_t>(wake / kNsPerSecond), static_cast<long>(wake % kNsPerSecond)};
+    // Absolute: a deadline is never pushed back by the time the previous tick took.
+    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, nullptr) == EINTR) {
+    }
+    if (wake == deadlineNs || stopping_.load(std::memory_order_relaxed)) return;
+  }
+}
+
+void Sampler::run() {
+  int64_t deadline = monotonicNs();
+  while (!stopping_.load(std::memory_order_relaxed)) {
+    sleepUntil(deadline);
+    if (stopping_.load(std::memory_order_relaxed)) return;
+    int64_t now = monotonicNs();
+    int64_t late = now - deadline;
+    lateness_.record(late);
+    if (late >= periodNs_) {
+      // Woke past the next deadline(s): those ticks are lost, not made up in a burst
+      // that would record several readings of the same instant.
+      int64_t missed = late / periodNs_;
+      bump(overruns_, static_cast<uint64_t>(missed));
+      deadline += missed * periodNs_;
+    }
+    tick(now);
+    deadline += periodNs_;
+  }
+}
+
+void Sampler::tick(int64_t nowNs) {
+  // Wall-clock time derived from the monotonic clock, so timestamps always rise even when
+  // the system clock is stepped.
+  record_[0] = static_cast<double>(nowNs + realtimeOffsetNs_) / 1e6;
+  for (size_t i = 0; i < domains_.size(); i++) {
+    double value = 0;
+    if (domains_[i]->sample(nowNs, value) != 0) bump(readErrors_);
+    if (value != last_[i]) bump(changes_[i]);
+    last_[i] = value;
+    record_[1 + i] = value;
+  }
+  bump(ticks_);
+  // Values are cumulative, so a dropped tick loses time resolution, never energy.
+  if (!ring_.push(record_.data())) bump(dropped_);
+}
+
+SamplerStats Sampler::stats() {
+  SamplerStats s;
+  s.running = running_;
+  s.ticks = ticks_.load(std::memory_order_relaxed);
+  s.dropped = dropped_.load(std::memory_order_relaxed);
+  s.overruns = overruns_.load(std::memory_order_relaxed);
+  s.readErrors = readErrors_.load(std::memory_order_relaxed);
+  s.elapsedS = static_cast<double>(elapsedNs_ + (running_ ? monotonicNs() - startedNs_ : 0)) / 1e9;
+  s.latenessP50Us = lateness_.quantile(0.50) / 1e3;
+  s.latenessP99Us = lateness_.quantile(0.99) / 1e3;
+  s.latenessMaxUs = static_cast<double>(lateness_.max()) / 1e3;
+  for (size_t i = 0; i < domains_.size(); i++) s.changes.push_back(changes_[i].load(std::memory_order_relaxed));
+  s.realtime = realtime_;
+  s.notes = notes_;
+  return s;
+}
+
+}  // namespace wattmeter
