@@ -12,3 +12,14 @@ export {
 } from './options.js';
 export { WattmeterError } from './errors.js';
 export type { SourceKind } from './native.js';
+export { startSimpleExporter, type SimpleExporter, type SimpleExporterOptions } from './exporters/simple.js';
+export { startMultirateExporter, type MultirateExporterOptions } from './exporters/multirate.js';
+export {
+  startRemoteWriteExporter,
+  RemoteWriteExporter,
+  type RemoteWriteOptions,
+  type RemoteWriteStats,
+  type RemoteWriteAuth,
+} from './exporters/remote-write.js';
+export { serverOptionsFromEnv, remoteWriteOptionsFromEnv, EXPORTER_ENV, DEFAULT_PORTS } from './exporters/env.js';
+export type { MetricsServer, MetricsServerOptions } from './exporters/http.js';

@@ -1,0 +1,22 @@
+// The multirate exporter: every tick reaches Prometheus, each line with its own
+// millisecond timestamp; every scrape serves the last 30 s, so a failed scrape loses
+// nothing and several Prometheus servers can scrape it. Configured from the environment:
+//   WATTMETER_HOST, WATTMETER_PORT (default 9092), WATTMETER_RATE_HZ, WATTMETER_SOURCE...
+//   npm run example:multirate   then   curl http://localhost:9092/metrics
+import { DEFAULT_PORTS, WattmeterError, openSampler, optionsFromEnv, serverOptionsFromEnv, startMultirateExporter } from 'wattmeter';
+
+try {
+  const server = serverOptionsFromEnv(DEFAULT_PORTS.multirate);
+  const sampler = openSampler(optionsFromEnv());
+  const exporter = await startMultirateExporter({ sampler, ...server });
+  console.log(`wattmeter multirate exporter on ${exporter.url} (${sampler.source}: ${sampler.domains.map((d) => d.name).join(', ')})`);
+  const stop = async () => {
+    await exporter.close();
+    sampler.close();
+  };
+  process.once('SIGINT', stop).once('SIGTERM', stop);
+} catch (error) {
+  if (!(error instanceof WattmeterError)) throw error;
+  console.error(error.message);
+  process.exit(error.exitCode);
+}

@@ -1,0 +1,146 @@
+// The multirate exporter: every tick reaches Prometheus, as text-format 0.0.4 lines with
+// explicit millisecond timestamps (at most one per series per millisecond, see fold.ts).
+//
+// What a scrape holds: every sample of the last `windowMs` (a sliding window), the same
+// for every scraper. The exporter keeps no per-scraper state, so
+// - a scrape that fails or times out loses nothing: the next scrape serves the same
+//   samples again, as long as the outage is shorter than the window minus one scrape
+//   interval;
+// - two (or more) Prometheus servers scraping one exporter each get every sample;
+// - samples a server already stored come again and are dropped by it as out of order
+//   (counted in prometheus_target_scrapes_sample_out_of_order_total, with a warning in
+//   its log per scrape); the newest one comes again with the same timestamp and the same
+//   value, which Prometheus accepts silently. Values never change once served: a
+//   millisecond is only emitted once complete, and power is fixed when it is folded.
+// The cost: each sample crosses the network windowMs / scrape_interval times.
+//
+// Each drain renders its samples to text once (a chunk); a scrape only concatenates the
+// chunks of the window, so serving it again, or to several servers, costs no formatting.
+import type { Batch, Domain } from '../batch.js';
+import type { Sampler, SamplerStats } from '../sampler.js';
+import { drainEvery } from './drain.js';
+import { MillisecondFolder, type Folded } from './fold.js';
+import { TEXT_FORMAT, serveMetrics, type MetricsServer, type MetricsServerOptions } from './http.js';
+import { ENERGY, MULTIRATE_SAMPLES_SERVED, POWER, SAMPLER_METRICS, domainLabels, type Labels, type MetricInfo } from './metrics.js';
+
+export interface MultirateExporterOptions extends MetricsServerOptions {
+  sampler: Sampler;
+  /**
+   * Every scrape serves the samples of the last windowMs (default 30 000). Make it at
+   * least scrape_interval x (1 + the failed scrapes in a row to survive) + 1 s.
+   */
+  windowMs?: number;
+  /** How often to drain the sampler, in ms (default 100). */
+  drainIntervalMs?: number;
+}
+
+export const DEFAULT_WINDOW_MS = 30_000;
+const EXPORTER = 'multirate';
+
+/** The text of one drain's samples: per domain, its energy lines and its power lines. */
+interface Chunk {
+  lastMs: number;
+  samples: number;
+  energy: Buffer[];
+  power: Buffer[];
+}
+
+/** The samples of the last windowMs, rendered once, served to every scrape. */
+export class MultirateWindow {
+  readonly windowMs: number;
+  #folder: MillisecondFolder;
+  #energyPrefixes: string[];
+  #powerPrefixes: string[];
+  #chunks: Chunk[] = [];
+
+  constructor(domains: readonly Domain[], windowMs = DEFAULT_WINDOW_MS) {
+    this.windowMs = windowMs;
+    this.#folder = new MillisecondFolder(domains);
+    const labels = domains.map((d) => formatLabels(domainLabels(d, EXPORTER)));
+    this.#energyPrefixes = labels.map((l) => `${ENERGY.name}${l} `);
+    this.#powerPrefixes = labels.map((l) => `${POWER.name}${l} `);
+  }
+
+  /** Folds and renders a drained batch, and forgets chunks older than the window. */
+  add(batch: Batch, nowMs = Date.now()): void {
+    const folded = this.#folder.push(batch);
+    if (folded.length > 0) this.#chunks.push(this.#render(folded));
+    const oldest = nowMs - this.windowMs;
+    const expired = this.#chunks.findIndex((c) => c.lastMs >= oldest);
+    this.#chunks.splice(0, expired === -1 ? this.#chunks.length : expired);
+  }
+
+  /** The timestamped part of a scrape, and how many samples it holds. */
+  scrape(nowMs = Date.now()): { chunks: Buffer[]; samples: number } {
+    const live = this.#chunks.filter((c) => c.lastMs >= nowMs - this.windowMs);
+    const chunks: Buffer[] = [];
+    // All lines of one series together, in time order, each family under its header.
+    for (const [info, pick] of [[ENERGY, (c: Chunk) => c.energy], [POWER, (c: Chunk) => c.power]] as const) {
+      chunks.push(Buffer.from(header(info)));
+      for (let d = 0; d < this.#energyPrefixes.length; d++) for (const c of live) chunks.push(pick(c)[d]);
+    }
+    return { chunks, samples: live.reduce((n, c) => n + c.samples, 0) };
+  }
+
+  #render(folded: Folded): Chunk {
+    const timestamps = Array.from(folded.timestampsMs, (t) => ` ${t}\n`);
+    const lines = (prefix: string, values: Float64Array) => {
+      let text = '';
+      for (let i = 0; i < values.length; i++) text += prefix + formatValue(values[i]) + timestamps[i];
+      return Buffer.from(text);
+    };
+    return {
+      lastMs: folded.timestampsMs[folded.length - 1],
+      samples: folded.length * 2 * this.#energyPrefixes.length,
+      energy: this.#energyPrefixes.map((prefix, d) => lines(prefix, folded.energyJ[d])),
+      power: this.#powerPrefixes.map((prefix, d) => lines(prefix, folded.powerW[d])),
+    };
+  }
+}
+
+/** Starts the sampler (if needed), drains it on a timer and serves /metrics. */
+export async function startMultirateExporter(options: MultirateExporterOptions): Promise<MetricsServer> {
+  const { sampler } = options;
+  const window = new MultirateWindow(sampler.domains, options.windowMs);
+  let stats: SamplerStats = sampler.stats();
+  let served = 0;
+  const drainer = drainEvery(sampler, options.drainIntervalMs ?? 100, (batch, latest) => {
+    window.add(batch);
+    stats = latest;
+  });
+  const server = await serveMetrics(options, () => {
+    const { chunks, samples } = window.scrape();
+    served += samples;
+    const self = [...SAMPLER_METRICS.map((m) => [m, m.value(stats)] as const), [MULTIRATE_SAMPLES_SERVED, served] as const];
+    const text = self.map(([info, value]) => `${header(info)}${info.name}${formatLabels({ exporter: EXPORTER })} ${formatValue(value)}\n`);
+    return { contentType: TEXT_FORMAT, chunks: [...chunks, Buffer.from(text.join(''))] };
+  }).catch((error) => {
+    drainer.stop();
+    throw error;
+  });
+  return {
+    ...server,
+    async close() {
+      drainer.stop();
+      await server.close();
+    },
+  };
+}
+
+function header(info: MetricInfo): string {
+  return `# HELP ${info.name} ${info.help}\n# TYPE ${info.name} ${info.type}\n`;
+}
+
+function formatLabels(labels: Labels): string {
+  const pairs = Object.keys(labels)
+    .sort()
+    .map((name) => `${name}="${labels[name].replace(/[\\"\n]/g, (c) => (c === '\n' ? '\\n' : `\\${c}`))}"`);
+  return `{${pairs.join(',')}}`;
+}
+
+/** Go's ParseFloat reads JavaScript's shortest round-trip form; only the infinities differ. */
+function formatValue(value: number): string {
+  if (value === Infinity) return '+Inf';
+  if (value === -Infinity) return '-Inf';
+  return String(value);
+}

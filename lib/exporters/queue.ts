@@ -1,0 +1,93 @@
+// The remote-write queue: samples waiting to be sent, bounded in samples. It keeps
+// everything while the receiver is away and drops the oldest rows only when full.
+// Samples are stored as blocks of columns (one drain's worth: shared timestamps, one
+// value column per series), so a queue of millions of samples is a few hundred arrays.
+import type { Label, TimeSeries } from './prompb.js';
+
+/** One series; the same object stands for the same series in every block. */
+export interface Series {
+  readonly labels: Label[];
+}
+
+interface Block {
+  series: readonly Series[];
+  timestampsMs: Float64Array;
+  values: readonly Float64Array[];
+  /** First row not yet taken or dropped. */
+  start: number;
+}
+
+/** Samples taken from the queue: one request's worth, in time order per series. */
+export interface Taken {
+  timeseries: TimeSeries[];
+  samples: number;
+}
+
+export class SampleQueue {
+  readonly capacity: number;
+  #blocks: Block[] = [];
+  #length = 0;
+
+  constructor(capacitySamples: number) {
+    this.capacity = capacitySamples;
+  }
+
+  /** Samples waiting. */
+  get length(): number {
+    return this.#length;
+  }
+
+  /**
+   * Adds rows (timestampsMs[i], values[s][i] for each series s); returns how many samples
+   * were dropped, oldest first, to stay within capacity.
+   */
+  push(series: readonly Series[], timestampsMs: Float64Array, values: readonly Float64Array[]): number {
+    if (timestampsMs.length === 0 || series.length === 0) return 0;
+    this.#blocks.push({ series, timestampsMs, values, start: 0 });
+    this.#length += series.length * timestampsMs.length;
+    let dropped = 0;
+    while (this.#length > this.capacity) {
+      const block = this.#blocks[0];
+      const rows = Math.min(block.timestampsMs.length - block.start, Math.ceil((this.#length - this.capacity) / block.series.length));
+      dropped += this.#advance(block, rows);
+    }
+    return dropped;
+  }
+
+  /** Removes up to maxSamples (at least one row) from the front, merged per series. */
+  take(maxSamples: number): Taken {
+    const bySeries = new Map<Series, TimeSeries>();
+    let samples = 0;
+    while (this.#blocks.length > 0) {
+      const block = this.#blocks[0];
+      const room = Math.floor((maxSamples - samples) / block.series.length);
+      const rows = Math.min(block.timestampsMs.length - block.start, samples === 0 ? Math.max(room, 1) : room);
+      if (rows === 0) break;
+      block.series.forEach((s, i) => {
+        let out = bySeries.get(s);
+        if (!out) bySeries.set(s, (out = { labels: s.labels, samples: [] }));
+        for (let r = block.start; r < block.start + rows; r++) {
+          out.samples.push({ value: block.values[i][r], timestamp: block.timestampsMs[r] });
+        }
+      });
+      samples += this.#advance(block, rows);
+    }
+    return { timeseries: [...bySeries.values()], samples };
+  }
+
+  /** Empties the queue; returns the samples it held. */
+  clear(): number {
+    const samples = this.#length;
+    this.#blocks = [];
+    this.#length = 0;
+    return samples;
+  }
+
+  #advance(block: Block, rows: number): number {
+    block.start += rows;
+    if (block.start === block.timestampsMs.length) this.#blocks.shift();
+    const samples = rows * block.series.length;
+    this.#length -= samples;
+    return samples;
+  }
+}
