@@ -1,0 +1,165 @@
+// The powercap source through the native sampler thread, on fake zones the writer advances
+// at known watts.
+import test from 'ava';
+import { execFile } from 'node:child_process';
+import { rmSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { listDomains, powerWatts, readOnce } from '../lib/index.js';
+import { energyFile, fakePowercap, fiveZones, makeRootOnly, type PowercapZoneSpec } from './helpers/fake-rapl.js';
+import { assertEnergy, measureExactly, near, sleep, startWriter, testRoot } from './helpers/native.js';
+
+test('five zones: named and ordered like the kernel names them, each at its own power', async (t) => {
+  const root = testRoot(t);
+  const watts: Record<string, number> = { 'package-0': 20, 'core-0': 12, 'uncore-0': 2, 'dram-0': 3, psys: 30 };
+  const writer = await startWriter(t, fakePowercap(root, fiveZones({ package: 20, core: 12, uncore: 2, dram: 3, psys: 30 })));
+  const m = await measureExactly(t, writer, { sysfsRoot: root, rateHz: 1000 }, 2000);
+  t.is(m.sampler.source, 'powercap');
+  t.deepEqual(
+    m.sampler.domains.map((d) => d.name),
+    ['package-0', 'core-0', 'dram-0', 'psys', 'uncore-0'],
+  );
+  t.is(m.sampler.domains[0].path, energyFile(root, 'intel-rapl:0'));
+  t.is(m.sampler.domains[0].maxEnergyRangeUj, 262_143_328_850);
+  // Power over the running part of the batch (the writer is frozen before and after it).
+  const running = m.batch.length - 10;
+  m.sampler.domains.forEach((domain, d) => {
+    const w = powerWatts(m.batch, d, 0, running);
+    t.true(near(w, watts[domain.name], 0.05), `${domain.name}: ${w} W, want ${watts[domain.name]}`);
+    assertEnergy(t, m, domain.name, 1);
+  });
+});
+
+test('the energy stays exact across dozens of wraps of a small counter', async (t) => {
+  const root = testRoot(t);
+  // 20 W through a 2 J counter wraps 10 times a second. (Smaller counters would wrap
+  // between two writes whenever the writer process stalls for 100 ms on a busy machine,
+  // and no reader can tell how many times a counter wrapped between two readings.) The
+  // writer leaves stale digits after the newline whenever the number gets shorter, as a
+  // rewrite in place does.
+  const zones: PowercapZoneSpec[] = [
+    { zone: 'intel-rapl:0', name: 'package-0', watts: 20, maxEnergyRangeUj: 1_999_999, startUj: 1_900_000 },
+    { zone: 'intel-rapl:0:0', name: 'core', watts: 9, maxEnergyRangeUj: 999_999 },
+  ];
+  const writer = await startWriter(t, fakePowercap(root, zones));
+  const m = await measureExactly(t, writer, { sysfsRoot: root, rateHz: 1000 }, 3500);
+  t.true(m.measuredUj['package-0'] > 30 * 2_000_000, `${m.measuredUj['package-0'] / 2_000_000} wraps`);
+  assertEnergy(t, m, 'package-0', 1);
+  assertEnergy(t, m, 'core-0', 1);
+  t.is(m.sampler.stats().readErrors, 0);
+});
+
+test('two sockets and psys: a sub-zone takes its number from its parent package', async (t) => {
+  const root = testRoot(t);
+  const zones: PowercapZoneSpec[] = [
+    { zone: 'intel-rapl:0', name: 'package-0', watts: 40 },
+    { zone: 'intel-rapl:0:0', name: 'core', watts: 25 },
+    { zone: 'intel-rapl:0:1', name: 'dram', watts: 6 },
+    // The kernel numbers zones in the order it registers them: psys may come between
+    // the packages, so intel-rapl:2 is package-1 and its dram is dram-1.
+    { zone: 'intel-rapl:1', name: 'psys', watts: 90 },
+    { zone: 'intel-rapl:2', name: 'package-1', watts: 35 },
+    { zone: 'intel-rapl:2:0', name: 'core', watts: 22, key: 'core-1' },
+    { zone: 'intel-rapl:2:1', name: 'dram', watts: 5, key: 'dram-1' },
+  ];
+  const writer = await startWriter(t, fakePowercap(root, zones));
+  const m = await measureExactly(t, writer, { sysfsRoot: root, rateHz: 500 }, 1500);
+  t.deepEqual(
+    m.sampler.domains.map((d) => d.name),
+    ['package-0', 'package-1', 'core-0', 'core-1', 'dram-0', 'dram-1', 'psys'],
+  );
+  t.is(m.sampler.domains.find((d) => d.name === 'dram-1')!.path, energyFile(root, 'intel-rapl:2:1'));
+  for (const domain of m.sampler.domains) assertEnergy(t, m, domain.name, 1);
+});
+
+test('MMIO zones duplicate the package: left out unless asked for', (t) => {
+  const root = testRoot(t);
+  fakePowercap(root, [
+    { zone: 'intel-rapl:0', name: 'package-0', watts: 0 },
+    { zone: 'intel-rapl-mmio:0', name: 'package-0', watts: 0 },
+  ]);
+  t.deepEqual(listDomains({ sysfsRoot: root }).domains.map((d) => d.name), ['package-0']);
+  const both = listDomains({ sysfsRoot: root, includeMmio: true }).domains;
+  t.deepEqual(both.map((d) => d.name), ['package-0', 'package-0-mmio']);
+  t.is(both[1].path, energyFile(root, 'intel-rapl-mmio:0'));
+});
+
+test('readOnce shows each counter as the hardware does, wraps and all', async (t) => {
+  const root = testRoot(t);
+  const writer = await startWriter(
+    t,
+    fakePowercap(root, [{ zone: 'intel-rapl:0', name: 'package-0', watts: 30, maxEnergyRangeUj: 1_000_000, startUj: 999_000 }]),
+  );
+  await sleep(200);
+  await writer.pause();
+  const raw = (await writer.snapshot())['package-0'].raw;
+  t.true(raw < 999_000, 'the counter has wrapped');
+  const reading = readOnce({ sysfsRoot: root });
+  t.is(reading.domains[0].energyUj, raw);
+  t.true(Math.abs(reading.timestampMs - Date.now()) < 1000);
+});
+
+test('a zone that turns unreadable counts read errors; the sampler goes on and picks it up again', async (t) => {
+  const root = testRoot(t);
+  const writer = await startWriter(t, fakePowercap(root, fiveZones()));
+  const m = await measureExactly(t, writer, { sysfsRoot: root, rateHz: 1000 }, 0, async (sampler) => {
+    await sleep(300);
+    // A removed sysfs zone fails reads (ENODEV); an emptied file fails them the same way.
+    await writer.pause();
+    writeFileSync(energyFile(root, 'intel-rapl:0:0'), '');
+    const before = sampler.stats();
+    await sleep(300);
+    const during = sampler.stats();
+    t.true(during.readErrors - before.readErrors > 100, `${during.readErrors - before.readErrors} read errors`);
+    t.true(during.ticks - before.ticks > 100, 'still ticking');
+    await writer.resume(); // the writer rewrites the file: the zone is readable again
+    await sleep(100);
+    const recovered = sampler.stats().readErrors;
+    await sleep(300);
+    t.is(sampler.stats().readErrors, recovered, 'no errors once readable');
+    // Removing a zone's directory on a plain filesystem leaves the open file readable.
+    rmSync(`${root}/class/powercap/intel-rapl:0:1`, { recursive: true });
+    await sleep(200);
+    t.true(sampler.stats().running);
+  });
+  // The core's total is still exact: the energy of the unreadable spell is in the first
+  // reading after it, since the counter is cumulative.
+  for (const name of ['package-0', 'core-0', 'dram-0', 'psys']) assertEnergy(t, m, name, 1);
+});
+
+test('a full ring drops ticks and counts them; the totals stay exact', async (t) => {
+  const root = testRoot(t);
+  const writer = await startWriter(t, fakePowercap(root, fiveZones()));
+  const m = await measureExactly(t, writer, { sysfsRoot: root, rateHz: 200, bufferCapacity: 8 }, 1000);
+  const stats = m.sampler.stats();
+  t.true(stats.dropped > 100, `${stats.dropped} dropped`);
+  t.is(m.batch.length + stats.dropped, stats.ticks);
+  for (const domain of m.sampler.domains) assertEnergy(t, m, domain.name, 1);
+});
+
+test('a counter readable by root only: EACCES with its path, when opened by another user', async (t) => {
+  const root = testRoot(t);
+  fakePowercap(root, fiveZones());
+  const file = energyFile(root, 'intel-rapl:0:0');
+  makeRootOnly(file);
+  const lib = fileURLToPath(new URL('../lib/', import.meta.url));
+  const script = `
+    import { addon } from '${lib}native.js';
+    import { resolveSamplerOptions } from '${lib}options.js';
+    import { openSampler } from '${lib}index.js';
+    const options = { sysfsRoot: ${JSON.stringify(root)} };
+    const out = {};
+    try { new (addon().Sampler)(resolveSamplerOptions(options)); } catch (e) { out.native = { code: e.code, path: e.path, message: e.message }; }
+    try { openSampler(options); } catch (e) { out.user = e.message; }
+    out.listed = (await import('${lib}index.js')).listDomains(options).domains.length;
+    console.log(JSON.stringify(out));`;
+  const stdout = await new Promise<string>((resolve, reject) =>
+    execFile(process.execPath, ['--input-type=module', '-e', script], { uid: 65534, gid: 65534 }, (error, out, err) =>
+      error ? reject(new Error(err)) : resolve(out),
+    ),
+  );
+  const out = JSON.parse(stdout);
+  t.deepEqual(out.native, { code: 'EACCES', path: file, message: `${file}: Permission denied` });
+  t.regex(out.user, /Permission denied reading .*intel-rapl:0:0\/energy_uj/);
+  t.regex(out.user, /Linux 5\.10/);
+  t.is(out.listed, 5, 'listing the domains needs no access to the counters');
+});
