@@ -1,14 +1,14 @@
 // The monitoring stack's files (docker/, prometheus/, grafana/), checked with the tools
 // CI installs: docker-compose (Debian's, validates without a Docker engine), yamllint,
-// promtool. No Docker engine runs here; stack-dashboard.test.ts runs what the containers
-// run, natively.
+// promtool. No Docker engine runs here: stack-dashboard.test.ts runs what the containers
+// run natively (prometheus/entrypoint.sh included), stack-image.test.ts replays the
+// Dockerfile's runtime stage.
 import test from 'ava';
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freePort, startServer } from './helpers/servers.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url)); // dist/test -> repository
 const repo = (...parts: string[]) => path.join(ROOT, ...parts);
@@ -196,30 +196,6 @@ test('write-config.sh refuses values that would break the YAML', async (t) => {
     t.is(result.code, 2, JSON.stringify(env));
     t.regex(result.stderr, new RegExp(`write-config.sh: ${Object.keys(env)[0]} must be`));
   }
-});
-
-test('entrypoint.sh runs Prometheus on the generated configuration with the remote-write receiver on', async (t) => {
-  const dir = mkdtempSync(path.join(tmpdir(), 'wattmeter-stack-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  const port = await freePort();
-  const url = `http://127.0.0.1:${port}`;
-  // The container's command, with the paths of the image moved to this machine.
-  const prometheus = await startServer('sh', [repo('prometheus/entrypoint.sh'), `--web.listen-address=127.0.0.1:${port}`], `${url}/-/ready`, {
-    env: freshEnv({
-      PROMETHEUS_BIN: 'prometheus',
-      PROMETHEUS_CONFIG_FILE: path.join(dir, 'prometheus.yml'),
-      PROMETHEUS_DATA_DIR: path.join(dir, 'data'),
-      PROMETHEUS_SCRAPE_INTERVAL: '2s',
-    }),
-  });
-  t.teardown(() => prometheus.stop());
-
-  const loaded = (await (await fetch(`${url}/api/v1/status/config`)).json()) as { data: { yaml: string } };
-  t.is((await parseYaml(loaded.data.yaml)).global.scrape_interval, '2s');
-  // Off, the receiver answers 404; on, an empty body is a bad request.
-  const write = await fetch(`${url}/api/v1/write`, { method: 'POST', body: '' });
-  await write.arrayBuffer();
-  t.is(write.status, 400);
 });
 
 // ------------------------------------------------------------------------------ Grafana

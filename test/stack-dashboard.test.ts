@@ -4,12 +4,13 @@
 // of the Grafana dashboard, its variables and $__rate_interval substituted as Grafana
 // does, must return data.
 import test from 'ava';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { FakeWriter, energyFile, fakePowercap, fiveZones, makeRootOnly, removeRoot, tempRoot } from './helpers/fake-rapl.js';
+import { Store } from './helpers/prometheus.js';
 import { freePort, startServer, type Server } from './helpers/servers.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url)); // dist/test -> repository
@@ -43,21 +44,44 @@ function cleanEnv(extra: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   return { ...env, ...extra };
 }
 
-/** Prometheus through prometheus/entrypoint.sh, the container's command. */
-async function startPrometheus(dir: string, targets: { simple: string; multirate: string }) {
-  const port = await freePort();
-  const url = `http://127.0.0.1:${port}`;
-  const server = await startServer('sh', [path.join(ROOT, 'prometheus/entrypoint.sh'), `--web.listen-address=127.0.0.1:${port}`], `${url}/-/ready`, {
-    env: cleanEnv({
+/**
+ * Prometheus as its container starts it: through prometheus/entrypoint.sh, which writes
+ * the configuration with write-config.sh, the image's paths moved to a temporary
+ * directory and the scrape targets to loopback. The exporter tests' harness (Store) does
+ * the rest: port, start, stop, data directory.
+ */
+class StackPrometheus extends Store {
+  #targets: { simple: string; multirate: string };
+
+  private constructor(dir: string, port: number, targets: { simple: string; multirate: string }) {
+    super(dir, port);
+    this.#targets = targets;
+  }
+
+  static async start(targets: { simple: string; multirate: string }): Promise<StackPrometheus> {
+    const dir = mkdtempSync(path.join(tmpdir(), 'wattmeter-stack-'));
+    return new StackPrometheus(dir, await freePort(), targets).start();
+  }
+
+  protected command() {
+    const settings = {
       PROMETHEUS_BIN: 'prometheus',
-      PROMETHEUS_CONFIG_FILE: path.join(dir, 'prometheus.yml'),
-      PROMETHEUS_DATA_DIR: path.join(dir, 'data'),
+      PROMETHEUS_CONFIG_FILE: path.join(this.dir, 'prometheus.yml'),
+      PROMETHEUS_DATA_DIR: path.join(this.dir, 'data'),
       PROMETHEUS_SCRAPE_INTERVAL: `${SCRAPE_INTERVAL_S}s`,
-      WATTMETER_SIMPLE_TARGETS: targets.simple,
-      WATTMETER_MULTIRATE_TARGETS: targets.multirate,
-    }),
-  });
-  return { ...server, url };
+      PROMETHEUS_SCRAPE_TIMEOUT: '', // empty: the interval
+      WATTMETER_SIMPLE_TARGETS: this.#targets.simple,
+      WATTMETER_MULTIRATE_TARGETS: this.#targets.multirate,
+    };
+    return {
+      program: 'env',
+      args: [
+        ...Object.entries(settings).map(([name, value]) => `${name}=${value}`),
+        'sh', path.join(ROOT, 'prometheus/entrypoint.sh'), `--web.listen-address=127.0.0.1:${this.port}`,
+      ],
+      readyPath: '/-/ready',
+    };
+  }
 }
 
 /** One example as its container runs it: `node dist/examples/<name>.js`, started as root. */
@@ -98,12 +122,8 @@ function substitute(expr: string, values: Record<string, string>): string {
 
 test('every dashboard query returns data from Prometheus fed by the three exporters', async (t) => {
   t.timeout(110_000);
-  const dir = mkdtempSync(path.join(tmpdir(), 'wattmeter-stack-'));
   const sysfs = tempRoot();
-  t.teardown(() => {
-    rmSync(dir, { recursive: true, force: true });
-    removeRoot(sysfs);
-  });
+  t.teardown(() => removeRoot(sysfs));
 
   // The host's counters, root-only as on Linux >= 5.10: the exporters must open them as
   // root and keep reading after dropping to `nobody`, as WATTMETER_USER=node does in the image.
@@ -113,8 +133,8 @@ test('every dashboard query returns data from Prometheus fed by the three export
   for (const zone of zones) makeRootOnly(energyFile(sysfs, zone.zone));
 
   const [simplePort, multiratePort] = [await freePort(), await freePort()];
-  const prometheus = await startPrometheus(dir, { simple: `127.0.0.1:${simplePort}`, multirate: `127.0.0.1:${multiratePort}` });
-  t.teardown(() => prometheus.stop());
+  const prometheus = await StackPrometheus.start({ simple: `127.0.0.1:${simplePort}`, multirate: `127.0.0.1:${multiratePort}` });
+  t.teardown(() => prometheus.remove());
 
   const common = {
     WATTMETER_SYSFS_ROOT: sysfs,
@@ -129,7 +149,7 @@ test('every dashboard query returns data from Prometheus fed by the three export
     // It serves nothing: "ready" once started; the queries below wait for what it pushes.
     await startExample('remote-write', `${prometheus.url}/-/ready`, {
       ...common,
-      WATTMETER_REMOTE_WRITE_URL: `${prometheus.url}/api/v1/write`,
+      WATTMETER_REMOTE_WRITE_URL: prometheus.writeUrl,
       WATTMETER_PUSH_INTERVAL_MS: '500',
       WATTMETER_JOB: 'wattmeter-remote-write',
       WATTMETER_INSTANCE: 'remote-write',
