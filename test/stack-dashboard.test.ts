@@ -224,6 +224,13 @@ test('every dashboard query returns data from Prometheus fed by the three export
     t.deepEqual(failures, [], `${name}\n${exporters.map((e) => e.output()).join('\n')}`);
   }
 
+  // Having delivered data, each runs as nobody, as the containers run as `node` once the
+  // counters are open.
+  for (const exporter of exporters) {
+    const status = readFileSync(`/proc/${exporter.child.pid}/status`, 'utf8');
+    t.regex(status, /^Uid:\s+65534\s+65534\s+65534\s+65534$/m, exporter.child.spawnargs.join(' '));
+  }
+
   // The variables offer what the stack has: the three exporters' instances, five domains.
   const instances = await variableValues(dashboard.templating.list[0]!, {});
   t.deepEqual(instances.sort(), [`127.0.0.1:${multiratePort}`, `127.0.0.1:${simplePort}`, 'remote-write'].sort());
