@@ -1,0 +1,98 @@
+// The scraped exporters' HTTP server: only GET/HEAD /metrics, bounded concurrency, and
+// no harm from floods or clients that hang up mid-response.
+import test from 'ava';
+import { connect } from 'node:net';
+import { once } from 'node:events';
+import { WattmeterError } from '../lib/index.js';
+import { TEXT_FORMAT, serveMetrics, type MetricsBody } from '../lib/exporters/http.js';
+
+const BIG = Buffer.alloc(8 << 20, 'wattmeter_power_watts 1\n'); // 8 MiB: many socket writes
+
+async function server(t: import('ava').ExecutionContext, render: () => MetricsBody | Promise<MetricsBody>, maxConcurrentScrapes?: number) {
+  const s = await serveMetrics({ host: '127.0.0.1', port: 0, maxConcurrentScrapes }, render);
+  t.teardown(() => s.close());
+  return s;
+}
+
+const body = (text: string | Buffer): MetricsBody => ({ contentType: TEXT_FORMAT, chunks: [Buffer.from(text)] });
+
+test('GET and HEAD /metrics, 404 elsewhere, 405 for other methods', async (t) => {
+  const s = await server(t, () => body('up 1\n'));
+  const get = await fetch(`${s.url}?name[]=x`);
+  t.is(get.status, 200);
+  t.is(get.headers.get('content-type'), TEXT_FORMAT);
+  t.is(await get.text(), 'up 1\n');
+  const head = await fetch(s.url, { method: 'HEAD' });
+  t.is(head.status, 200);
+  t.is(await head.text(), '');
+  for (const path of ['/', '/metric', '/metrics/x', '/favicon.ico']) {
+    const r = await fetch(new URL(path, s.url));
+    t.is(r.status, 404, path);
+    await r.arrayBuffer();
+  }
+  for (const method of ['POST', 'PUT', 'DELETE']) {
+    const r = await fetch(s.url, { method });
+    t.is(r.status, 405, method);
+    t.is(r.headers.get('allow'), 'GET, HEAD');
+    await r.arrayBuffer();
+  }
+});
+
+test('scrapes beyond the concurrency bound get 503 at once; the others complete', async (t) => {
+  let open!: () => void;
+  const gate = new Promise<void>((resolve) => (open = resolve));
+  const s = await server(
+    t,
+    async () => {
+      await gate;
+      return body('up 1\n');
+    },
+    3,
+  );
+  const slow = [1, 2, 3].map(() => fetch(s.url));
+  await new Promise((resolve) => setTimeout(resolve, 200)); // the three are rendering
+  const refused = await Promise.all([1, 2].map(() => fetch(s.url)));
+  t.deepEqual(refused.map((r) => r.status), [503, 503]);
+  t.is(refused[0].headers.get('retry-after'), '1');
+  open();
+  const done = await Promise.all(slow);
+  t.deepEqual(await Promise.all(done.map((r) => r.text())), ['up 1\n', 'up 1\n', 'up 1\n']);
+  t.is((await fetch(s.url)).status, 200); // the slots came back
+});
+
+test('a flood of clients that hang up mid-response, send garbage or nothing leaves the server serving', async (t) => {
+  const s = await server(t, () => ({ contentType: TEXT_FORMAT, chunks: [BIG, BIG] }), 10);
+  const { port } = s;
+  const hangUpMidResponse = async () => {
+    const socket = connect(port, '127.0.0.1');
+    socket.on('error', () => {});
+    socket.write('GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n');
+    await once(socket, 'data');
+    socket.destroy();
+  };
+  const garbage = async () => {
+    const socket = connect(port, '127.0.0.1');
+    socket.on('error', () => {});
+    socket.end('\x16\x03\x01 not http at all\r\n\r\n');
+    socket.resume(); // read the 400, so that the socket can end
+    await once(socket, 'close');
+  };
+  const silent = async () => {
+    const socket = connect(port, '127.0.0.1');
+    socket.on('error', () => {});
+    await once(socket, 'connect');
+    socket.destroy();
+  };
+  await Promise.all(Array.from({ length: 300 }, (_, i) => [hangUpMidResponse, garbage, silent][i % 3]()));
+  const after = await fetch(s.url);
+  t.is(after.status, 200);
+  t.is((await after.arrayBuffer()).byteLength, 2 * BIG.length);
+});
+
+test('a port in use is a clear error', async (t) => {
+  const first = await server(t, () => body(''));
+  const error = await t.throwsAsync(serveMetrics({ host: '127.0.0.1', port: first.port }, () => body('')), {
+    instanceOf: WattmeterError,
+  });
+  t.regex(error!.message, new RegExp(`Cannot serve metrics on 127.0.0.1:${first.port}: .*EADDRINUSE`));
+});

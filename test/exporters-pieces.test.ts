@@ -1,0 +1,111 @@
+// The exporters' building blocks on known data: millisecond folding, the remote-write
+// queue and labels. (End-to-end behaviour against real stores: exporters-*.test.ts.)
+import test from 'ava';
+import type { Batch, Domain } from '../lib/index.js';
+import { MillisecondFolder, type Folded } from '../lib/exporters/fold.js';
+import { SampleQueue, type Series } from '../lib/exporters/queue.js';
+import { decodeWriteRequest, encodeWriteRequest, sortedLabels } from '../lib/exporters/prompb.js';
+
+const DOMAINS: Domain[] = [
+  { name: 'package-0', source: 'powercap', path: '/x', maxEnergyRangeUj: 1e12 },
+  { name: 'dram-0', source: 'powercap', path: '/y', maxEnergyRangeUj: 1e12 },
+];
+
+/** Ticks at the given times; package draws 1 W, dram 2 W, from the first tick. */
+function batch(times: number[]): Batch {
+  const t0 = 1000.2;
+  return {
+    domains: DOMAINS,
+    timestampsMs: Float64Array.from(times),
+    energyUj: [Float64Array.from(times, (t) => (t - t0) * 1000), Float64Array.from(times, (t) => (t - t0) * 2000)],
+    length: times.length,
+  };
+}
+
+const plain = (f: Folded) => ({
+  timestampsMs: [...f.timestampsMs],
+  energyJ: f.energyJ.map((c) => [...c].map((v) => +v.toFixed(9))),
+  powerW: f.powerW.map((c) => [...c].map((v) => +v.toFixed(6))),
+});
+
+test('folding keeps the last tick of each millisecond, holds back the newest until it is complete', (t) => {
+  const folder = new MillisecondFolder(DOMAINS);
+  const out = folder.push(batch([1000.2, 1000.6, 1001.3, 1001.8, 1003.1]));
+  // 1000.2 is the zero of the counters; 1000.6 and 1001.8 end their milliseconds; 1003.1
+  // waits, as a later tick of millisecond 1003 may still come.
+  t.deepEqual(plain(out), {
+    timestampsMs: [1000, 1001],
+    energyJ: [
+      [0.0004, 0.0016],
+      [0.0008, 0.0032],
+    ],
+    powerW: [
+      [1, 1],
+      [2, 2],
+    ],
+  });
+  t.deepEqual(plain(folder.flush()), { timestampsMs: [1003], energyJ: [[0.0029], [0.0058]], powerW: [[1], [2]] });
+  t.is(folder.flush().length, 0);
+});
+
+test('folding gives the same samples however the ticks are split into drains', (t) => {
+  const times = [1000.2, 1000.5, 1000.9, 1001.1, 1002.4, 1002.6, 1002.99, 1004.0, 1004.5, 1007.3];
+  const whole = new MillisecondFolder(DOMAINS);
+  const expected = [whole.push(batch(times)), whole.flush()].map(plain);
+  const pieces = new MillisecondFolder(DOMAINS);
+  const got = times.map((time) => plain(pieces.push(batch([time]))));
+  got.push(plain(pieces.flush()));
+  const join = (parts: ReturnType<typeof plain>[]) => parts.flatMap((p) => p.timestampsMs.map((ms, i) => [ms, p.energyJ[0][i], p.powerW[1][i]]));
+  t.deepEqual(join(got), join(expected));
+  t.deepEqual(join(expected).map(([ms]) => ms), [1000, 1001, 1002, 1004, 1007]);
+});
+
+const series = (name: string): Series => ({ labels: sortedLabels(name, { exporter: 'remote_write' }) });
+
+test('the queue hands out samples per series in time order, at most maxSamples at a time', (t) => {
+  const queue = new SampleQueue(1000);
+  const [a, b, c] = [series('a'), series('b'), series('c')];
+  queue.push([a, b], Float64Array.of(1, 2, 3), [Float64Array.of(10, 20, 30), Float64Array.of(11, 21, 31)]);
+  queue.push([c], Float64Array.of(3), [Float64Array.of(99)]);
+  queue.push([a, b], Float64Array.of(4, 5), [Float64Array.of(40, 50), Float64Array.of(41, 51)]);
+  t.is(queue.length, 11);
+
+  const first = queue.take(5); // two rows of a,b (4 samples); the third row would exceed 5
+  t.is(first.samples, 4);
+  t.deepEqual(first.timeseries.map((s) => s.samples.map((x) => x.timestamp)), [[1, 2], [1, 2]]);
+  const second = queue.take(100);
+  t.is(second.samples, 7);
+  t.deepEqual(
+    second.timeseries.map((s) => [s.labels[0].value, s.samples.map((x) => x.value)]),
+    [
+      ['a', [30, 40, 50]],
+      ['b', [31, 41, 51]],
+      ['c', [99]],
+    ],
+  );
+  t.is(queue.length, 0);
+});
+
+test('a full queue drops its oldest rows, and says how many samples', (t) => {
+  const queue = new SampleQueue(6);
+  const [a, b] = [series('a'), series('b')];
+  t.is(queue.push([a, b], Float64Array.of(1, 2), [Float64Array.of(1, 2), Float64Array.of(1, 2)]), 0);
+  t.is(queue.push([a, b], Float64Array.of(3, 4, 5), [Float64Array.of(3, 4, 5), Float64Array.of(3, 4, 5)]), 4);
+  t.is(queue.length, 6);
+  const taken = queue.take(100);
+  t.deepEqual(taken.timeseries[0].samples.map((s) => s.timestamp), [3, 4, 5]);
+  t.is(queue.clear(), 0);
+});
+
+test('remote-write labels are sorted by name with __name__, and never empty', (t) => {
+  t.deepEqual(
+    sortedLabels('wattmeter_power_watts', { source: 'msr', domain: 'psys', Zeta: 'upper case sorts first', instance: 'h' }).map((l) => l.name),
+    ['Zeta', '__name__', 'domain', 'instance', 'source'],
+  );
+  t.throws(() => sortedLabels('x', { job: '' }), { message: /job of x is empty/ });
+});
+
+test('a WriteRequest round-trips through the prompb encoding', (t) => {
+  const timeseries = [{ labels: sortedLabels('m', { job: 'j' }), samples: [{ value: 1.5, timestamp: 1_795_000_000_123 }] }];
+  t.deepEqual(decodeWriteRequest(encodeWriteRequest(timeseries)).timeseries, timeseries);
+});
