@@ -74,7 +74,8 @@ test('batches() yields at the interval until aborted, and nothing is lost betwee
   const batches = [];
   for await (const batch of sampler.batches({ intervalMs: 300, signal: stop.signal })) batches.push(batch);
   t.true(batches.length >= 4 && batches.length <= 7, `${batches.length} batches`);
-  const all = concatBatches(batches);
+  sampler.stop();
+  const all = concatBatches([...batches, sampler.drain()]);
   for (let i = 1; i < all.length; i++) t.true(all.timestampsMs[i] > all.timestampsMs[i - 1]);
   t.is(all.length, sampler.stats().ticks - sampler.stats().dropped);
 });

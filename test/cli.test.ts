@@ -29,7 +29,7 @@ test('usage errors exit 2 with one clear message', async (t) => {
   fakePowercap(root, fiveZones());
   const cases: [string[], RegExp][] = [
     [['bench', '--rate', '0'], /--rate must be between 1 and 100000; got 0/],
-    [['bench', '--rate', '-5'], /--rate must be between 1 and 100000; got -5/],
+    [['bench', '--rate=-5'], /--rate must be between 1 and 100000; got -5/],
     [['bench', '--rate', 'fast'], /--rate must be a number; got "fast"/],
     [['bench', '--rate', '200000'], /--rate must be between 1 and 100000; got 200000/],
     [['read', '--source', 'rapl'], /--source must be one of auto, powercap, msr, model; got "rapl"/],
@@ -129,7 +129,8 @@ test('sample stops cleanly on SIGINT', async (t) => {
   const child = spawnWattmeter(['sample', '--format', 'jsonl', '--rate', '100', '--sysfs-root', root]);
   let out = '';
   child.stdout.on('data', (chunk) => (out += chunk));
-  await new Promise((resolve) => setTimeout(resolve, 1500));
+  await once(child.stdout, 'data'); // running, with its handlers installed
+  await new Promise((resolve) => setTimeout(resolve, 1000));
   child.kill('SIGINT');
   const [code] = await once(child, 'exit');
   t.is(code, 0);
