@@ -1,0 +1,240 @@
+// The one consumer of a sampler's ring. The ring is single-consumer, so every meter,
+// measure() call or other reader of one sampler subscribes here instead of draining it:
+// data flows one way, sampler -> ring -> feed -> subscribers, and concurrent
+// measurements never steal each other's ticks.
+//
+// Besides the raw ticks, the feed finds each domain's *knots*: the ticks where the
+// counter's value changed. RAPL updates about every millisecond however fast it is read,
+// so the cumulative energy is a staircase; the knots are the points through which the
+// true energy curve passes, and interpolating between them is what lets a segment
+// boundary fall between two counter updates honestly.
+import { performance } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Batch } from '../batch.js';
+import { openSampler, type Sampler } from '../sampler.js';
+import type { SamplerOptions } from '../options.js';
+
+/**
+ * Now, on the clock of the tick timestamps (ms since the epoch, sub-ms). The sampler
+ * stamps ticks with CLOCK_MONOTONIC plus the realtime offset taken when it opened;
+ * performance.timeOrigin + now() is the same construction with the offset taken at
+ * process start, so the two agree to microseconds unless the system clock is stepped
+ * or slewed between those two moments.
+ */
+export function nowMs(): number {
+  return performance.timeOrigin + performance.now();
+}
+
+/** The counter updates of one domain seen in one drain: when, and the value reached. */
+export interface Knots {
+  readonly timesMs: Float64Array;
+  readonly energyUj: Float64Array;
+}
+
+export interface FeedUpdate {
+  /** The ticks as drained. */
+  readonly batch: Batch;
+  /** Per domain, in sampler.domains order. */
+  readonly knots: readonly Knots[];
+  /** Spans with no tick for more than ten periods (ring full, sampler late or stopped). */
+  readonly gapsMs: readonly (readonly [number, number])[];
+}
+
+export type FeedListener = (update: FeedUpdate) => void;
+
+/** How often a held feed drains by itself, so the ring never fills during long segments. */
+const DRAIN_INTERVAL_MS = 100;
+/** How long a sampler the feed started keeps running after the last hold is released. */
+const LINGER_MS = 1000;
+
+export class EnergyFeed {
+  readonly sampler: Sampler;
+  readonly periodMs: number;
+  #listeners = new Set<FeedListener>();
+  #holds = 0;
+  #startedSampler = false;
+  #drainTimer: NodeJS.Timeout | undefined;
+  #lingerTimer: NodeJS.Timeout | undefined;
+  // The last tick, and per domain its value, its last knot, its knots since the sampler
+  // (re)started and a running estimate of the interval between its updates.
+  #lastTickMs = NaN;
+  #lastUj: Float64Array;
+  #lastKnotMs: Float64Array;
+  #lastKnotUj: Float64Array;
+  #knotCount: Uint32Array;
+  #updateIntervalMs: Float64Array;
+
+  constructor(sampler: Sampler) {
+    this.sampler = sampler;
+    this.periodMs = 1000 / sampler.rateHz;
+    const n = sampler.domains.length;
+    this.#lastUj = new Float64Array(n);
+    this.#lastKnotMs = new Float64Array(n);
+    this.#lastKnotUj = new Float64Array(n);
+    this.#knotCount = new Uint32Array(n);
+    this.#updateIntervalMs = new Float64Array(n);
+    this.#reset();
+  }
+
+  #reset(): void {
+    this.#lastTickMs = NaN;
+    this.#lastUj.fill(NaN);
+    this.#lastKnotMs.fill(NaN);
+    this.#lastKnotUj.fill(NaN);
+    this.#knotCount.fill(0);
+    this.#updateIntervalMs.fill(NaN);
+  }
+
+  get lastTickMs(): number {
+    return this.#lastTickMs;
+  }
+
+  /** The latest counter update of domain d (NaN before the first tick). */
+  lastKnot(d: number): { timeMs: number; energyUj: number } {
+    return { timeMs: this.#lastKnotMs[d], energyUj: this.#lastKnotUj[d] };
+  }
+
+  /** Mean interval between domain d's counter updates seen lately (NaN until two). */
+  updateIntervalMs(d: number): number {
+    return this.#updateIntervalMs[d];
+  }
+
+  subscribe(listener: FeedListener): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  /**
+   * Keeps the sampler running and drained until the returned release is called. Starts
+   * the sampler if it is not running; a sampler the feed started is stopped again
+   * LINGER_MS after the last release (back-to-back measurements reuse it warm).
+   */
+  hold(): () => void {
+    clearTimeout(this.#lingerTimer);
+    if (this.#holds++ === 0) {
+      if (!this.sampler.stats().running) {
+        this.#reset();
+        this.sampler.start();
+        this.#startedSampler = true;
+      }
+      this.#drainTimer = setInterval(() => this.pump(), DRAIN_INTERVAL_MS).unref();
+    }
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      if (--this.#holds > 0) return;
+      clearInterval(this.#drainTimer);
+      if (this.#startedSampler) this.#lingerTimer = setTimeout(() => this.#idle(), LINGER_MS).unref();
+    };
+  }
+
+  #idle(): void {
+    if (this.#holds > 0 || this.sampler.closed) return;
+    this.pump();
+    this.sampler.stop();
+    this.#startedSampler = false;
+  }
+
+  /** Drains the ring now and hands the ticks to every subscriber. */
+  pump(): void {
+    if (this.sampler.closed) return;
+    const batch = this.sampler.drain();
+    if (batch.length === 0) return;
+    const update = this.#digest(batch);
+    for (const listener of this.#listeners) listener(update);
+  }
+
+  #digest(batch: Batch): FeedUpdate {
+    const gapMs = 10 * this.periodMs;
+    const gapsMs: [number, number][] = [];
+    let prevMs = this.#lastTickMs;
+    for (let i = 0; i < batch.length; i++) {
+      const t = batch.timestampsMs[i];
+      if (t - prevMs > gapMs) gapsMs.push([prevMs, t]);
+      prevMs = t;
+    }
+    const knots = batch.energyUj.map((column, d) => {
+      const timesMs = new Float64Array(batch.length);
+      const energyUj = new Float64Array(batch.length);
+      let n = 0;
+      let prevTickMs = this.#lastTickMs;
+      let prevUj = this.#lastUj[d];
+      for (let i = 0; i < batch.length; i++) {
+        const t = batch.timestampsMs[i];
+        const uj = column[i];
+        if (uj !== prevUj) {
+          // The update happened between the previous tick and this one: its midpoint is
+          // the unbiased guess. The very first tick only tells where the counter was.
+          timesMs[n] = Number.isNaN(prevTickMs) ? t : (prevTickMs + t) / 2;
+          energyUj[n++] = uj;
+          prevUj = uj;
+        }
+        prevTickMs = t;
+      }
+      this.#noteKnots(d, timesMs.subarray(0, n), energyUj.subarray(0, n), prevUj);
+      return { timesMs: timesMs.subarray(0, n), energyUj: energyUj.subarray(0, n) };
+    });
+    this.#lastTickMs = batch.timestampsMs[batch.length - 1];
+    return { batch, knots, gapsMs };
+  }
+
+  #noteKnots(d: number, timesMs: Float64Array, energyUj: Float64Array, lastUj: number): void {
+    this.#lastUj[d] = lastUj;
+    if (timesMs.length === 0) return;
+    const count = this.#knotCount[d] + timesMs.length;
+    // Interval estimate from the knots of this drain (the first one of all is a seed,
+    // not an update); an exponential mean follows slow changes without storing history.
+    const first = this.#knotCount[d] === 0 ? timesMs[0] : this.#lastKnotMs[d];
+    const intervals = this.#knotCount[d] === 0 ? timesMs.length - 1 : timesMs.length;
+    if (intervals > 0) {
+      const interval = (timesMs[timesMs.length - 1] - first) / intervals;
+      const previous = this.#updateIntervalMs[d];
+      this.#updateIntervalMs[d] = Number.isNaN(previous) ? interval : 0.8 * previous + 0.2 * interval;
+    }
+    this.#knotCount[d] = count;
+    this.#lastKnotMs[d] = timesMs[timesMs.length - 1];
+    this.#lastKnotUj[d] = energyUj[energyUj.length - 1];
+  }
+
+  /**
+   * Resolves once every domain has shown a real counter update since the sampler
+   * (re)started, so a segment opened now has a knot before its start; domains whose
+   * counter stands still are waited for at most a few periods.
+   */
+  async ready(): Promise<void> {
+    const waitMs = 3 * Math.max(this.periodMs, 1) + 20;
+    await this.until(() => this.#knotCount.every((n) => n >= 2), waitMs);
+  }
+
+  /** Pumps about every millisecond until `done()` holds or `timeoutMs` passes. */
+  async until(done: () => boolean, timeoutMs: number): Promise<boolean> {
+    const deadline = performance.now() + timeoutMs;
+    for (;;) {
+      this.pump();
+      if (done()) return true;
+      if (performance.now() > deadline || this.sampler.closed) return false;
+      await sleep(1);
+    }
+  }
+}
+
+const feeds = new WeakMap<Sampler, EnergyFeed>();
+const shared = new Map<string, EnergyFeed>();
+
+/**
+ * The feed of a sampler (one per sampler, created on first use), or, given options, of
+ * a sampler shared by every measurement asking for the same options. A shared sampler is
+ * opened once and never closed: it stops when idle and its thread ends with the process.
+ */
+export function feedFor(from: Sampler | SamplerOptions = {}): EnergyFeed {
+  if ('drain' in from) {
+    let feed = feeds.get(from);
+    if (!feed) feeds.set(from, (feed = new EnergyFeed(from)));
+    return feed;
+  }
+  const key = JSON.stringify(Object.entries(from).sort());
+  let feed = shared.get(key);
+  if (!feed || feed.sampler.closed) shared.set(key, (feed = feedFor(openSampler(from))));
+  return feed;
+}
