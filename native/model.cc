@@ -50,7 +50,7 @@ class ModelDomain final : public EnergyDomain {
       : fd_(openOrThrow(path)), idleWatts_(idleWatts), maxWatts_(maxWatts) {
     // The whole file once: the first line for the times, the cpuN lines for the count.
     std::string text = readTextOrThrow(path);
-    if (!parseCpuLine(text.data(), text.size(), last_) || last_.total == 0) {
+    if (!parseCpuLine(text.data(), text.size(), last_)) {
       throw SourceError(kBadFile, path, path + ": the first line is not the \"cpu\" line of /proc/stat");
     }
     for (size_t at = text.find("\ncpu"); at != std::string::npos; at = text.find("\ncpu", at + 1)) cpus_++;

@@ -46,6 +46,8 @@ Sampler::~Sampler() { stop(); }
 void Sampler::start() {
   if (running_) return;
   stopping_.store(false, std::memory_order_relaxed);
+  // Before the thread exists, so elapsed time covers every tick it records.
+  startedNs_ = monotonicNs();
   std::promise<Setup> ready;
   std::future<Setup> setup = ready.get_future();
   // The promise moves into the thread: it must outlive set_value, and start() may return
@@ -62,7 +64,6 @@ void Sampler::start() {
     notes_.push_back(result.note);
   }
   running_ = true;
-  startedNs_ = monotonicNs();
 }
 
 void Sampler::stop() {

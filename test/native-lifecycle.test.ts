@@ -1,0 +1,148 @@
+// The addon's contract with JavaScript: drains, stats, errors, worker threads, and a
+// sampler that is never closed.
+import test from 'ava';
+import { execFile } from 'node:child_process';
+import { once } from 'node:events';
+import { writeFileSync } from 'node:fs';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import { addon, type NativeOptions } from '../lib/native.js';
+import { resolveSamplerOptions, resolveSourceOptions } from '../lib/options.js';
+import { energyFile, fakePowercap, fiveZones } from './helpers/fake-rapl.js';
+import { near, sleep, startWriter, testRoot } from './helpers/native.js';
+
+const LIB = fileURLToPath(new URL('../lib/', import.meta.url));
+
+function thrown(fn: () => unknown): { code?: string; path?: string; message: string; name: string } {
+  try {
+    fn();
+  } catch (error) {
+    return error as { code?: string; path?: string; message: string; name: string };
+  }
+  throw new Error('did not throw');
+}
+
+test('drain moves ticks out column-major, at most maxTicks, with rising wall-clock timestamps', async (t) => {
+  const root = testRoot(t);
+  await startWriter(t, fakePowercap(root, fiveZones()));
+  const sampler = new (addon().Sampler)(resolveSamplerOptions({ sysfsRoot: root, rateHz: 1000 }));
+  t.teardown(() => sampler.close());
+  const startedMs = Date.now();
+  sampler.start();
+  await sleep(300);
+  const first = sampler.drain(10);
+  t.true(first instanceof Float64Array);
+  t.is(first.length, 10 * 6);
+  const rest = sampler.drain();
+  t.true(rest.length / 6 > 10);
+  t.is(rest.length % 6, 0);
+  const n = rest.length / 6;
+  const timestamps = [...first.subarray(0, 10), ...rest.subarray(0, n)];
+  for (let i = 1; i < timestamps.length; i++) t.true(timestamps[i] > timestamps[i - 1]);
+  t.true(Math.abs(timestamps[0] - startedMs) < 1000, 'ms since the epoch');
+  t.true(timestamps.some((ms) => !Number.isInteger(ms)), 'sub-millisecond precision');
+  // Each domain's column is cumulative: it never falls.
+  for (let d = 1; d <= 5; d++) {
+    for (let i = 1; i < n; i++) t.true(rest[d * n + i] >= rest[d * n + i - 1]);
+  }
+  t.is(sampler.drain(0).length, 0);
+});
+
+test('stats: ticks, lateness, how often each value changed, and realtime or why not', async (t) => {
+  const root = testRoot(t);
+  await startWriter(t, fakePowercap(root, fiveZones()));
+  const sampler = new (addon().Sampler)(resolveSamplerOptions({ sysfsRoot: root, rateHz: 2000, realtime: true }));
+  t.teardown(() => sampler.close());
+  sampler.start();
+  await sleep(1000);
+  sampler.stop();
+  const s = sampler.stats();
+  t.false(s.running);
+  // Every deadline is either a tick or an overrun (the last one may be cut short by stop).
+  const deadlines = s.ticks + s.overruns;
+  t.true(deadlines <= 2000 * s.elapsedS + 1 && deadlines >= 2000 * (s.elapsedS - 0.1), `${deadlines} deadlines in ${s.elapsedS} s`);
+  t.is(s.dropped, 0);
+  t.is(s.readErrors, 0);
+  t.true(s.latenessUs.p50 > 0 && s.latenessUs.p50 <= s.latenessUs.p99 && s.latenessUs.p99 <= s.latenessUs.max);
+  // The writer updates every millisecond: each value changes on fewer ticks than are read.
+  t.is(s.changes.length, 5);
+  for (const changes of s.changes) t.true(changes > 100 && changes < s.ticks, `${changes} changes`);
+  t.true(s.realtime || s.notes.some((note) => /SCHED_FIFO/.test(note)), JSON.stringify(s.notes));
+  // Stopped time does not count.
+  await sleep(300);
+  t.is(sampler.stats().elapsedS, s.elapsedS);
+});
+
+test('errors carry a code and the file at fault', (t) => {
+  const root = testRoot(t);
+  const options = (extra: Partial<NativeOptions>) => ({ ...resolveSourceOptions({ sysfsRoot: root, procRoot: root }), ...extra });
+  fakePowercap(root, []);
+  const none = thrown(() => addon().discover(options({ source: 'powercap' })));
+  t.like(none, { code: 'WATTMETER_NO_DOMAINS', path: `${root}/class/powercap` });
+
+  fakePowercap(root, [{ zone: 'intel-rapl:0', name: 'package-0', watts: 0 }]);
+  writeFileSync(energyFile(root, 'intel-rapl:0'), 'n/a\n');
+  const bad = thrown(() => addon().readOnce(options({ source: 'powercap' })));
+  t.like(bad, { code: 'WATTMETER_BAD_FILE', path: energyFile(root, 'intel-rapl:0') });
+
+  const noStat = thrown(() => addon().discover(options({ source: 'model' })));
+  t.like(noStat, { code: 'ENOENT', path: `${root}/stat` });
+
+  const typo = thrown(() => new (addon().Sampler)({ ...options({}), rateHz: 1000, realtime: false } as never));
+  t.is(typo.name, 'TypeError');
+  t.regex(typo.message, /options\.capacity is missing/);
+});
+
+test('a closed sampler says so; closing twice is fine', async (t) => {
+  const root = testRoot(t);
+  fakePowercap(root, fiveZones());
+  const sampler = new (addon().Sampler)(resolveSamplerOptions({ sysfsRoot: root }));
+  sampler.start();
+  sampler.close();
+  sampler.close();
+  for (const call of [() => sampler.start(), () => sampler.drain(), () => sampler.stats()]) {
+    t.regex(thrown(call).message, /closed/);
+  }
+});
+
+test('the addon works in a worker thread, and a worker ending with its sampler running is clean', async (t) => {
+  const root = testRoot(t);
+  await startWriter(t, fakePowercap(root, fiveZones()));
+  const code = `
+    import { parentPort } from 'node:worker_threads';
+    import { openSampler, powerWatts } from '${pathToFileURL(`${LIB}index.js`).href}';
+    const sampler = openSampler({ sysfsRoot: ${JSON.stringify(root)}, rateHz: 1000 }).start();
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    parentPort.postMessage(powerWatts(sampler.drain(), 0));
+    // Never closed: the worker's cleanup must stop the thread.
+    if (process.argv.includes('--linger')) setInterval(() => {}, 1000);`;
+  const run = async (linger: boolean) => {
+    const worker = new Worker(new URL(`data:text/javascript,${encodeURIComponent(code)}`), { argv: linger ? ['--linger'] : [] });
+    const [watts] = await once(worker, 'message');
+    const exitCode = linger ? await worker.terminate() : (await once(worker, 'exit'))[0];
+    return { watts: watts as number, exitCode: exitCode as number };
+  };
+  const [ended, terminated] = await Promise.all([run(false), run(true)]);
+  t.is(ended.exitCode, 0, 'a running sampler does not keep a worker alive');
+  t.is(terminated.exitCode, 1);
+  for (const { watts } of [ended, terminated]) t.true(near(watts, 20, 0.25), `${watts} W`);
+});
+
+test('a sampler left open does not keep the process alive, or crash it at exit', async (t) => {
+  const root = testRoot(t);
+  await startWriter(t, fakePowercap(root, fiveZones()));
+  const run = (rateHz: number, ending: string) =>
+    new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+      const script = `
+        import { openSampler } from '${LIB}index.js';
+        openSampler({ sysfsRoot: ${JSON.stringify(root)}, rateHz: ${rateHz} }).start();
+        setTimeout(() => { console.log('done'); ${ending} }, 200);`;
+      execFile(process.execPath, ['--input-type=module', '-e', script], { timeout: 30_000 }, (error, stdout, stderr) =>
+        resolve({ code: error ? ((error as { code?: number }).code ?? null) : 0, stdout, stderr }),
+      );
+    });
+  // The event loop empties; process.exit() with the thread mid-tick; a 1 Hz thread asleep.
+  for (const result of await Promise.all([run(10_000, ''), run(10_000, 'process.exit(0);'), run(1, '')])) {
+    t.deepEqual(result, { code: 0, stdout: 'done\n', stderr: '' });
+  }
+});
