@@ -6,6 +6,7 @@ import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { ExecutionContext } from 'ava';
 import { openSampler, type Sampler } from '../../lib/index.js';
 import { FakeWriter, fakePowercap, fiveZones, removeRoot, tempRoot } from './fake-rapl.js';
@@ -47,7 +48,7 @@ export abstract class Store {
   readonly port: number;
   #server: Server | undefined;
 
-  protected constructor(dir: string, port: number) {
+  constructor(dir: string, port: number) {
     this.dir = dir;
     this.port = port;
   }
@@ -103,23 +104,34 @@ export abstract class Store {
 }
 
 export class Prometheus extends Store {
-  #config: PrometheusConfigOptions;
-
-  private constructor(dir: string, port: number, config: PrometheusConfigOptions) {
-    super(dir, port);
-    this.#config = config;
-  }
-
   /** A Prometheus that scrapes `targets` (if any) and receives remote writes. */
   static async start(config: Partial<PrometheusConfigOptions> = {}): Promise<Prometheus> {
     const dir = mkdtempSync(path.join(tmpdir(), 'wattmeter-prometheus-'));
-    const full = { targets: config.targets ?? [], scrapeIntervalMs: config.scrapeIntervalMs ?? 1000 };
-    writeFileSync(path.join(dir, 'prometheus.yml'), prometheusConfig(full));
-    return new Prometheus(dir, await freePort(), full).start();
+    const yml = prometheusConfig({ targets: config.targets ?? [], scrapeIntervalMs: config.scrapeIntervalMs ?? 1000 });
+    writeFileSync(path.join(dir, 'prometheus.yml'), yml);
+    return new Prometheus(dir, await freePort()).start();
   }
 
-  get scrapeIntervalMs(): number {
-    return this.#config.scrapeIntervalMs;
+  /**
+   * Waits for a successful scrape of `job` that started after sinceMs (Prometheus applies
+   * its targets up to 5 s after it starts).
+   */
+  async scraped(job: string, sinceMs = 0, timeoutMs = 20_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    // timestamp() of a selector is the sample's time; of an expression, the query's.
+    const expr = `timestamp(up{job="${job}"}) > ${sinceMs / 1000} and up{job="${job}"} == 1`;
+    while ((await this.query(expr)).length === 0) {
+      if (Date.now() > deadline) throw new Error(`Prometheus did not scrape ${job} within ${timeoutMs} ms:\n${this.output()}`);
+      await sleep(200);
+    }
+  }
+
+  /** One of Prometheus's own counters, from its /metrics (nobody stores them). */
+  async ownMetric(name: string): Promise<number> {
+    const text = await (await fetch(`${this.url}/metrics`)).text();
+    const match = new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'm').exec(text);
+    if (!match) throw new Error(`Prometheus has no metric ${name}`);
+    return Number(match[1]);
   }
 
   protected command() {
@@ -197,4 +209,10 @@ export async function fakeMachine(t: ExecutionContext, rateHz = 200): Promise<{ 
     removeRoot(root);
   });
   return { root, writer, sampler };
+}
+
+/** Asserts |actual - expected| <= tolerance x expected. */
+export function assertWithin(t: ExecutionContext, actual: number | undefined, expected: number, tolerance: number, what: string): void {
+  const ok = actual !== undefined && Math.abs(actual - expected) <= tolerance * expected;
+  t.true(ok, `${what}: ${actual} is not within ${tolerance * 100} % of ${expected}`);
 }

@@ -1,0 +1,103 @@
+// The multirate exporter scraped by real Prometheus servers: every tick stored, with its
+// own timestamp, whatever happens to a scrape or to a server.
+import test from 'ava';
+import { connect } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { startMultirateExporter } from '../lib/index.js';
+import { DOMAIN_WATTS, Prometheus, assertWithin, fakeMachine, promtoolCheckMetrics } from './helpers/prometheus.js';
+
+const JOB = 'multirate';
+
+test('two Prometheus servers each store every tick, one of them across its own restart', async (t) => {
+  const { sampler } = await fakeMachine(t, 200);
+  const exporter = await startMultirateExporter({ sampler, host: '127.0.0.1', port: 0 });
+  t.teardown(() => exporter.close());
+  const targets = [{ job: JOB, url: exporter.url }];
+  const [steady, restarted] = await Promise.all([Prometheus.start({ targets }), Prometheus.start({ targets })]);
+  t.teardown(() => Promise.all([steady.remove(), restarted.remove()]));
+  await Promise.all([steady.scraped(JOB), restarted.scraped(JOB)]);
+
+  await sleep(2000);
+  await restarted.stop();
+  const outageMs = Date.now();
+  await sleep(5000);
+  await restarted.start();
+  sampler.stop();
+  const stoppedMs = Date.now();
+  const ticks = sampler.stats().ticks;
+  // Both scrape again after the last ticks were drained: the restarted one only after
+  // Prometheus applies its targets (up to 5 s), from samples still in the 30 s window.
+  await Promise.all([steady.scraped(JOB, stoppedMs + 200), restarted.scraped(JOB, stoppedMs + 200)]);
+
+  const counts = await Promise.all([steady, restarted].map((p) => p.queryBy(`count_over_time(wattmeter_energy_joules_total{exporter="${JOB}"}[1h])`, 'domain')));
+  const sums = await Promise.all([steady, restarted].map((p) => p.queryBy(`sum_over_time(wattmeter_energy_joules_total{exporter="${JOB}"}[1h])`, 'domain')));
+  t.deepEqual(counts[0], counts[1], 'both servers hold the same samples');
+  t.deepEqual(sums[0], sums[1], 'with the same values');
+  t.deepEqual([...counts[0].keys()].sort(), Object.keys(DOMAIN_WATTS).sort());
+  for (const [domain, stored] of counts[0]) t.true(stored >= 0.95 * ticks, `${domain}: ${stored} samples stored of ${ticks} ticks`);
+
+  // In the middle of the outage, as the restarted server saw it afterwards.
+  const duringOutage = outageMs + 3000;
+  for (const server of [steady, restarted]) {
+    const rates = await server.queryBy(`rate(wattmeter_energy_joules_total{exporter="${JOB}"}[2s])`, 'domain', duringOutage);
+    for (const [domain, watts] of Object.entries(DOMAIN_WATTS)) assertWithin(t, rates.get(domain), watts, 0.05, `rate of ${domain}`);
+    // What serving the window again costs: the samples a server has come again and are
+    // dropped as out of order; never as duplicates, since a served value never changes.
+    t.is(await server.ownMetric('prometheus_target_scrapes_sample_duplicate_timestamp_total'), 0);
+    t.true((await server.ownMetric('prometheus_target_scrapes_sample_out_of_order_total')) > 0);
+  }
+});
+
+/** Timestamped lines, by series and timestamp. */
+function lines(text: string): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const match of text.matchAll(/^(\w+\{[^}]*\}) (\S+) (\d+)$/gm)) out.set(`${match[1]} ${match[3]}`, match[2]);
+  return out;
+}
+
+/** The start of a scrape's body, up to `bytes`, then the client hangs up. */
+async function partialScrape(url: string, bytes: number): Promise<string> {
+  const { hostname, port } = new URL(url);
+  const socket = connect(Number(port), hostname);
+  socket.write(`GET /metrics HTTP/1.1\r\nHost: ${hostname}\r\n\r\n`);
+  let received = '';
+  for await (const chunk of socket) {
+    received += chunk;
+    if (received.length >= bytes) break; // leaving the loop destroys the socket
+  }
+  return received.slice(received.indexOf('\r\n\r\n') + 4);
+}
+
+test('a scrape cut off mid-response loses nothing: the next one serves the same samples, unchanged', async (t) => {
+  // 4 kHz: several ticks per millisecond, folded into one line per series per ms.
+  const { sampler } = await fakeMachine(t, 4000);
+  const exporter = await startMultirateExporter({ sampler, host: '127.0.0.1', port: 0 });
+  t.teardown(() => exporter.close());
+  await sleep(1500);
+  const cut = lines(await partialScrape(exporter.url, 256 << 10));
+  const first = await (await fetch(exporter.url)).text();
+  await sleep(500);
+  const second = await (await fetch(exporter.url)).text();
+
+  t.true(cut.size > 1000, `${cut.size} lines read before hanging up`);
+  const again = lines(second);
+  for (const [key, value] of [...cut, ...lines(first)]) {
+    if (again.get(key) !== value) return t.fail(`${key}: ${value} served again as ${again.get(key)}`);
+  }
+  t.true(again.size > lines(first).size, 'and new samples after them');
+
+  // At most one line per series per millisecond, in time order.
+  const last = new Map<string, number>();
+  for (const match of second.matchAll(/^(\w+\{[^}]*\}) \S+ (\d+)$/gm)) {
+    const ms = Number(match[2]);
+    t.true(ms > (last.get(match[1]) ?? 0), `${match[1]} at ${ms}`);
+    last.set(match[1], ms);
+  }
+  const perSeries = again.size / (2 * Object.keys(DOMAIN_WATTS).length);
+  t.true(perSeries > 1500, `${perSeries} samples per series in 2 s`);
+
+  const served = /^wattmeter_multirate_samples_served_total\{exporter="multirate"\} (\d+)$/m.exec(second);
+  t.true(Number(served?.[1]) >= lines(first).size + again.size);
+  const check = await promtoolCheckMetrics(second);
+  t.is(check.code, 0, check.output);
+});

@@ -1,0 +1,44 @@
+// The simple exporter scraped by a real Prometheus: one sample per series per scrape.
+import test from 'ava';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { startSimpleExporter } from '../lib/index.js';
+import { DOMAIN_WATTS, Prometheus, assertWithin, fakeMachine, promtoolCheckMetrics } from './helpers/prometheus.js';
+
+test('Prometheus stores one sample per scrape, and rate() gives the watts', async (t) => {
+  const { sampler } = await fakeMachine(t, 200);
+  const exporter = await startSimpleExporter({ sampler, host: '127.0.0.1', port: 0 });
+  t.teardown(() => exporter.close());
+  const prometheus = await Prometheus.start({ targets: [{ job: 'simple', url: exporter.url }], scrapeIntervalMs: 1000 });
+  t.teardown(() => prometheus.remove());
+  await prometheus.scraped('simple');
+  await sleep(10_000);
+
+  const now = Date.now();
+  const [up] = await prometheus.query('sum_over_time(up{job="simple"}[1h])', now);
+  const scrapes = Number(up.value[1]);
+  t.true(scrapes >= 8, `${scrapes} scrapes`);
+  const stored = await prometheus.queryBy('count_over_time(wattmeter_energy_joules_total{exporter="simple"}[1h])', 'domain', now);
+  const rates = await prometheus.queryBy('rate(wattmeter_energy_joules_total{exporter="simple"}[6s])', 'domain', now);
+  const power = await prometheus.queryBy('wattmeter_power_watts{exporter="simple"}', 'domain', now);
+  t.deepEqual([...stored.keys()].sort(), Object.keys(DOMAIN_WATTS).sort());
+  for (const [domain, watts] of Object.entries(DOMAIN_WATTS)) {
+    t.is(stored.get(domain), scrapes, `${domain}: one sample per successful scrape`);
+    assertWithin(t, rates.get(domain), watts, 0.05, `rate of ${domain}`);
+    assertWithin(t, power.get(domain), watts, 0.05, `power of ${domain}`);
+  }
+  const ticks = await prometheus.queryBy('wattmeter_sampler_ticks_total', 'exporter', now);
+  t.true(ticks.get('simple')! >= 1500, 'the sampler ran at about 200 Hz');
+  const rate = await prometheus.queryBy('wattmeter_sampler_rate_hertz', 'exporter', now);
+  t.is(rate.get('simple'), 200);
+});
+
+test('the exposition passes promtool check metrics', async (t) => {
+  const { sampler } = await fakeMachine(t, 200);
+  const exporter = await startSimpleExporter({ sampler, host: '127.0.0.1', port: 0 });
+  t.teardown(() => exporter.close());
+  await sleep(300);
+  const text = await (await fetch(exporter.url)).text();
+  t.regex(text, /^wattmeter_energy_joules_total\{domain="psys",source="powercap",exporter="simple"\} \d/m);
+  const check = await promtoolCheckMetrics(text);
+  t.is(check.code, 0, check.output);
+});
