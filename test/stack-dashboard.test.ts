@@ -231,6 +231,13 @@ test('every dashboard query returns data from Prometheus fed by the three export
     t.regex(status, /^Uid:\s+65534\s+65534\s+65534\s+65534$/m, exporter.child.spawnargs.join(' '));
   }
 
+  // The resolution panel tells the strategies apart: every tick stored (multirate, remote
+  // write) against one sample per scrape (simple).
+  const resolution = dashboard.panels.find((panel) => panel.title === 'Samples stored per second, per strategy')!;
+  const perSecond = await prometheus.queryBy(substitute(resolution.targets![0]!.expr, { instance: '.*', domain: '.*' }), 'exporter');
+  t.true(perSecond.get('multirate')! > 10 * perSecond.get('simple')!, JSON.stringify([...perSecond]));
+  t.true(perSecond.get('remote_write')! > 10 * perSecond.get('simple')!, JSON.stringify([...perSecond]));
+
   // The variables offer what the stack has: the three exporters' instances, five domains.
   const instances = await variableValues(dashboard.templating.list[0]!, {});
   t.deepEqual(instances.sort(), [`127.0.0.1:${multiratePort}`, `127.0.0.1:${simplePort}`, 'remote-write'].sort());
