@@ -55,8 +55,10 @@ export class EnergyFeed {
   #startedSampler = false;
   #drainTimer: NodeJS.Timeout | undefined;
   #lingerTimer: NodeJS.Timeout | undefined;
-  // The last tick, and per domain its value, its last knot, its knots since the sampler
-  // (re)started and a running estimate of the interval between its updates.
+  // Ticks further apart than this mean the ring was full or the sampler late or stopped.
+  readonly #gapMs: number;
+  // The last tick, and per domain its value, its last knot, its knots since the last gap
+  // and a running estimate of the interval between its updates.
   #lastTickMs = NaN;
   #lastUj: Float64Array;
   #lastKnotMs: Float64Array;
@@ -67,22 +69,13 @@ export class EnergyFeed {
   constructor(sampler: Sampler) {
     this.sampler = sampler;
     this.periodMs = 1000 / sampler.rateHz;
+    this.#gapMs = 10 * this.periodMs;
     const n = sampler.domains.length;
-    this.#lastUj = new Float64Array(n);
-    this.#lastKnotMs = new Float64Array(n);
-    this.#lastKnotUj = new Float64Array(n);
+    this.#lastUj = new Float64Array(n).fill(NaN);
+    this.#lastKnotMs = new Float64Array(n).fill(NaN);
+    this.#lastKnotUj = new Float64Array(n).fill(NaN);
     this.#knotCount = new Uint32Array(n);
-    this.#updateIntervalMs = new Float64Array(n);
-    this.#reset();
-  }
-
-  #reset(): void {
-    this.#lastTickMs = NaN;
-    this.#lastUj.fill(NaN);
-    this.#lastKnotMs.fill(NaN);
-    this.#lastKnotUj.fill(NaN);
-    this.#knotCount.fill(0);
-    this.#updateIntervalMs.fill(NaN);
+    this.#updateIntervalMs = new Float64Array(n).fill(NaN);
   }
 
   get lastTickMs(): number {
@@ -113,7 +106,6 @@ export class EnergyFeed {
     clearTimeout(this.#lingerTimer);
     if (this.#holds++ === 0) {
       if (!this.sampler.stats().running) {
-        this.#reset();
         this.sampler.start();
         this.#startedSampler = true;
       }
@@ -146,65 +138,52 @@ export class EnergyFeed {
   }
 
   #digest(batch: Batch): FeedUpdate {
-    const gapMs = 10 * this.periodMs;
+    const domains = batch.energyUj.length;
+    const knots = batch.energyUj.map(() => ({ timesMs: new Float64Array(batch.length), energyUj: new Float64Array(batch.length) }));
+    const counts = new Array<number>(domains).fill(0);
     const gapsMs: [number, number][] = [];
-    let prevMs = this.#lastTickMs;
     for (let i = 0; i < batch.length; i++) {
       const t = batch.timestampsMs[i];
-      if (t - prevMs > gapMs) gapsMs.push([prevMs, t]);
-      prevMs = t;
-    }
-    const knots = batch.energyUj.map((column, d) => {
-      const timesMs = new Float64Array(batch.length);
-      const energyUj = new Float64Array(batch.length);
-      let n = 0;
-      let prevTickMs = this.#lastTickMs;
-      let prevUj = this.#lastUj[d];
-      for (let i = 0; i < batch.length; i++) {
-        const t = batch.timestampsMs[i];
-        const uj = column[i];
-        if (uj !== prevUj) {
-          // The update happened between the previous tick and this one: its midpoint is
-          // the unbiased guess. The very first tick only tells where the counter was.
-          timesMs[n] = Number.isNaN(prevTickMs) ? t : (prevTickMs + t) / 2;
-          energyUj[n++] = uj;
-          prevUj = uj;
+      const prevMs = this.#lastTickMs;
+      // At the first tick and after a gap, the previous reading says nothing about when
+      // the counter moved: the tick only tells where the counter is (a seed).
+      const fresh = !(t - prevMs <= this.#gapMs);
+      if (fresh && !Number.isNaN(prevMs)) gapsMs.push([prevMs, t]);
+      for (let d = 0; d < domains; d++) {
+        const uj = batch.energyUj[d][i];
+        if (fresh) this.#knotCount[d] = 0;
+        if (fresh || uj !== this.#lastUj[d]) {
+          // An update happened between the previous tick and this one: the midpoint is
+          // the unbiased guess of when.
+          const timeMs = fresh ? t : (prevMs + t) / 2;
+          if (this.#knotCount[d] > 0) {
+            const interval = timeMs - this.#lastKnotMs[d];
+            const mean = this.#updateIntervalMs[d];
+            this.#updateIntervalMs[d] = Number.isNaN(mean) ? interval : 0.9 * mean + 0.1 * interval;
+          }
+          this.#knotCount[d]++;
+          this.#lastKnotMs[d] = knots[d].timesMs[counts[d]] = timeMs;
+          this.#lastKnotUj[d] = knots[d].energyUj[counts[d]++] = uj;
+          this.#lastUj[d] = uj;
         }
-        prevTickMs = t;
       }
-      this.#noteKnots(d, timesMs.subarray(0, n), energyUj.subarray(0, n), prevUj);
-      return { timesMs: timesMs.subarray(0, n), energyUj: energyUj.subarray(0, n) };
-    });
-    this.#lastTickMs = batch.timestampsMs[batch.length - 1];
-    return { batch, knots, gapsMs };
-  }
-
-  #noteKnots(d: number, timesMs: Float64Array, energyUj: Float64Array, lastUj: number): void {
-    this.#lastUj[d] = lastUj;
-    if (timesMs.length === 0) return;
-    const count = this.#knotCount[d] + timesMs.length;
-    // Interval estimate from the knots of this drain (the first one of all is a seed,
-    // not an update); an exponential mean follows slow changes without storing history.
-    const first = this.#knotCount[d] === 0 ? timesMs[0] : this.#lastKnotMs[d];
-    const intervals = this.#knotCount[d] === 0 ? timesMs.length - 1 : timesMs.length;
-    if (intervals > 0) {
-      const interval = (timesMs[timesMs.length - 1] - first) / intervals;
-      const previous = this.#updateIntervalMs[d];
-      this.#updateIntervalMs[d] = Number.isNaN(previous) ? interval : 0.8 * previous + 0.2 * interval;
+      this.#lastTickMs = t;
     }
-    this.#knotCount[d] = count;
-    this.#lastKnotMs[d] = timesMs[timesMs.length - 1];
-    this.#lastKnotUj[d] = energyUj[energyUj.length - 1];
+    return {
+      batch,
+      knots: knots.map((k, d) => ({ timesMs: k.timesMs.subarray(0, counts[d]), energyUj: k.energyUj.subarray(0, counts[d]) })),
+      gapsMs,
+    };
   }
 
   /**
-   * Resolves once every domain has shown a real counter update since the sampler
-   * (re)started, so a segment opened now has a knot before its start; domains whose
-   * counter stands still are waited for at most a few periods.
+   * Resolves once the ticks are current and every domain has shown a real counter update
+   * since the last gap, so a segment opened now has a knot before its start; domains
+   * whose counter stands still are waited for at most a few periods.
    */
   async ready(): Promise<void> {
     const waitMs = 3 * Math.max(this.periodMs, 1) + 20;
-    await this.until(() => this.#knotCount.every((n) => n >= 2), waitMs);
+    await this.until(() => nowMs() - this.#lastTickMs <= this.#gapMs && this.#knotCount.every((n) => n >= 2), waitMs);
   }
 
   /** Pumps about every millisecond until `done()` holds or `timeoutMs` passes. */

@@ -94,7 +94,6 @@ export class Segment {
   constructor(feed: EnergyFeed, tag: string, maxPoints = DEFAULT_TIMELINE_POINTS) {
     if (!(maxPoints >= 1)) throw new RangeError(`timelinePoints must be at least 1; got ${maxPoints}`);
     feed.pump();
-    this.startMs = nowMs();
     this.tag = tag;
     this.#feed = feed;
     this.#maxPoints = maxPoints;
@@ -104,6 +103,8 @@ export class Segment {
     const intervals = this.#tracks.map((_, d) => feed.updateIntervalMs(d)).filter((ms) => !Number.isNaN(ms));
     this.#stepMs = 10 * Math.max(feed.periodMs, ...intervals);
     this.#unsubscribe = feed.subscribe((update) => this.#add(update));
+    // Last, so the set-up above is not measured; later ticks before it are still welcome.
+    this.startMs = nowMs();
   }
 
   #add(update: FeedUpdate): void {
