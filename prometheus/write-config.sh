@@ -36,7 +36,7 @@ yaml_targets() { # name comma-separated-list -> ["a:1", "b:2"]
   case $2 in
     '' | *[!A-Za-z0-9.:_,\[\]-]*) die "$1 must be a comma-separated list of host:port; got '$2'" ;;
   esac
-  # Plain sh (no awk or sed): the image has only busybox, the tests run dash.
+  # Shell builtins only, so busybox sh (the image) and dash (the tests) agree.
   list='' sep='' old_ifs=$IFS
   set -f
   IFS=,
