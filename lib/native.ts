@@ -29,7 +29,7 @@ export interface NativeDomain {
   name: string; // package-0, core-0, uncore-0, dram-0, psys
   source: SourceKind;
   path: string; // the file read (powercap energy_uj, MSR device file + register, /proc/stat)
-  /** Value at which the raw counter wraps, in microjoules. */
+  /** Value at which the raw counter wraps, in microjoules; 0 for the model, which never wraps. */
   maxEnergyRangeUj: number;
 }
 
@@ -42,7 +42,10 @@ export interface NativeDiscovery {
 
 export interface NativeReading extends NativeDiscovery {
   timestampMs: number;
-  /** The counters as the hardware shows them (not wrap-corrected), in microjoules. */
+  /**
+   * The counters as the hardware shows them (not wrap-corrected), in microjoules. For the
+   * model: the energy estimated since boot from the CPU times in /proc/stat.
+   */
   rawUj: number[];
 }
 
