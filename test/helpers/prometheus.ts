@@ -194,21 +194,25 @@ export function promtoolCheckMetrics(text: string): Promise<{ code: number; outp
 /** The fake machine's domains and their constant power. */
 export const DOMAIN_WATTS: Readonly<Record<string, number>> = { 'package-0': 20, 'core-0': 12, 'uncore-0': 2, 'dram-0': 3, psys: 30 };
 
-/**
- * A five-zone fake powercap tree advancing at DOMAIN_WATTS and a sampler on it, both
- * torn down with the test.
- */
-export async function fakeMachine(t: ExecutionContext, rateHz = 200): Promise<{ root: string; writer: FakeWriter; sampler: Sampler }> {
+/** A five-zone fake powercap tree advancing at DOMAIN_WATTS, torn down with the test. */
+export async function fakeTree(t: ExecutionContext): Promise<{ root: string; writer: FakeWriter }> {
   const root = tempRoot();
   const w = DOMAIN_WATTS;
-  const writer = await FakeWriter.start(fakePowercap(root, fiveZones({ package: w['package-0'], core: w['core-0'], uncore: w['uncore-0'], dram: w['dram-0'], psys: w.psys })));
-  const sampler = openSampler({ sysfsRoot: root, rateHz });
+  const zones = fiveZones({ package: w['package-0'], core: w['core-0'], uncore: w['uncore-0'], dram: w['dram-0'], psys: w.psys });
+  const writer = await FakeWriter.start(fakePowercap(root, zones));
   t.teardown(async () => {
-    sampler.close();
     await writer.stop();
     removeRoot(root);
   });
-  return { root, writer, sampler };
+  return { root, writer };
+}
+
+/** A fake tree and a sampler on it, closed with the test. */
+export async function fakeMachine(t: ExecutionContext, rateHz = 200): Promise<{ root: string; writer: FakeWriter; sampler: Sampler }> {
+  const tree = await fakeTree(t);
+  const sampler = openSampler({ sysfsRoot: tree.root, rateHz });
+  t.teardown(() => sampler.close());
+  return { ...tree, sampler };
 }
 
 /** Asserts |actual - expected| <= tolerance x expected. */
