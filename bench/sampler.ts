@@ -1,12 +1,13 @@
 // The native sampler against the obvious pure-JavaScript alternative (setInterval plus
 // fs.readFileSync of each energy_uj), on a fake tree of 5 powercap zones that a writer
-// process advances every millisecond. Prints a table; `npm run bench` (about 80 s).
+// process advances every millisecond. The native sampler also runs with SCHED_FIFO
+// (realtime: true) where permitted. Prints a table; `npm run bench` (about 90 s).
 //
 // "Sustained" means at least 98 % of the deadlines met (the rest counted as overruns) and
 // no tick dropped, with JavaScript draining the ring every 100 ms as an application would;
 // a rate that fails is tried once more, since the machine is shared.
 import { readFileSync } from 'node:fs';
-import { cpus, release } from 'node:os';
+import { cpus, loadavg, release } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { openSampler } from '../lib/index.js';
 import { FakeWriter, fakePowercap, fiveZones, removeRoot, tempRoot } from '../test/helpers/fake-rapl.js';
@@ -19,6 +20,7 @@ interface Run {
   latenessUs: { p50: number; p99: number; max: number };
   cpuPercent: number; // of one core, this process only (the writer is another process)
   cpuPerTickUs: number;
+  realtime: boolean;
 }
 
 const meetsDeadlines = (r: Run) => r.dropped === 0 && r.achievedHz >= 0.98 * r.rateHz;
@@ -36,8 +38,8 @@ async function cpuPercentOf(body: () => Promise<void>): Promise<number> {
   return ((used.user + used.system) / 1000 / (performance.now() - wall)) * 100;
 }
 
-async function nativeRun(sysfsRoot: string, rateHz: number, seconds: number): Promise<Run> {
-  using sampler = openSampler({ sysfsRoot, rateHz });
+async function nativeRun(sysfsRoot: string, rateHz: number, seconds: number, realtime = false): Promise<Run> {
+  using sampler = openSampler({ sysfsRoot, rateHz, realtime });
   const cpuPercent = await cpuPercentOf(async () => {
     sampler.start();
     const drainer = setInterval(() => sampler.drain(), 100);
@@ -55,6 +57,7 @@ async function nativeRun(sysfsRoot: string, rateHz: number, seconds: number): Pr
     latenessUs: s.latenessUs,
     cpuPercent,
     cpuPerTickUs: (cpuPercent / 100 / s.achievedRateHz) * 1e6,
+    realtime: s.realtime,
   };
 }
 
@@ -105,6 +108,7 @@ async function jsRun(files: string[], rateHz: number, seconds: number): Promise<
     latenessUs: { p50: us(quantile(sorted, 0.5)), p99: us(quantile(sorted, 0.99)), max: us(sorted.at(-1) ?? 0) },
     cpuPercent,
     cpuPerTickUs: (cpuPercent / 100 / (ticks / seconds)) * 1e6,
+    realtime: false,
   };
 }
 
@@ -133,35 +137,37 @@ const zones = fakePowercap(root, fiveZones());
 const files = zones.map((z) => z.file);
 const writer = await FakeWriter.start(zones);
 try {
+  const load = () => loadavg().map((l) => l.toFixed(1)).join(' ');
   console.log(`wattmeter sampler benchmark: ${cpus()[0]?.model ?? 'unknown CPU'}, ${cpus().length} CPUs, Linux ${release()}, Node ${process.version}`);
-  console.log('5 fake powercap zones advanced every 1 ms by a writer process; JavaScript drains every 100 ms.\n');
+  console.log('5 fake powercap zones advanced every 1 ms by a writer process; JavaScript drains every 100 ms.');
+  console.log(`load average at the start: ${load()}\n`);
   const ladder = [1000, 2000, 5000, 10_000, 20_000, 50_000, 100_000];
   const nativeMax = await highestSustained((r) => nativeRun(root, r, 2), ladder);
   const jsMax = await highestSustained((r) => jsRun(files, r, 2), [100, 200, 500, 1000, 2000, 5000]);
-  const runs = {
-    native1k: await nativeRun(root, 1000, 5),
-    js1k: await jsRun(files, 1000, 5),
-    native10k: await nativeRun(root, 10_000, 10),
-    js10k: await jsRun(files, 10_000, 5),
-  };
+  const at = async (rateHz: number, seconds: number) => ({
+    native: await nativeRun(root, rateHz, seconds),
+    fifo: await nativeRun(root, rateHz, seconds, true),
+    js: await jsRun(files, rateHz, Math.min(seconds, 5)),
+  });
+  const runs = { '1 kHz': await at(1000, 5), '10 kHz': await at(10_000, 10) };
 
   const f = (n: number, digits = 0) => n.toFixed(digits);
-  const row = (label: string, native: string, js: string, ratio = '') =>
-    console.log(`${label.padEnd(30)}${native.padStart(14)}${js.padStart(16)}${ratio.padStart(12)}`);
-  row('', 'native', 'js', 'native/js');
-  row('highest rate sustained (Hz)', f(nativeMax), f(jsMax), jsMax > 0 ? `${f(nativeMax / jsMax, 1)}x` : '');
-  for (const [rate, native, js] of [
-    ['1 kHz', runs.native1k, runs.js1k],
-    ['10 kHz', runs.native10k, runs.js10k],
-  ] as const) {
-    row(`${rate}: achieved (Hz)`, f(native.achievedHz), f(js.achievedHz), `${f(native.achievedHz / js.achievedHz, 1)}x`);
-    row(`${rate}: dropped / overruns`, `${native.dropped} / ${native.overruns}`, `${js.dropped} / ${js.overruns}`);
+  const row = (label: string, native: string, fifo: string, js: string, ratio = '') =>
+    console.log(`${label.padEnd(30)}${native.padStart(12)}${fifo.padStart(14)}${js.padStart(12)}${ratio.padStart(12)}`);
+  row('', 'native', 'native FIFO', 'js', 'native vs js');
+  row('highest rate sustained (Hz)', f(nativeMax), '', f(jsMax), jsMax > 0 ? `${f(nativeMax / jsMax, 1)}x more` : '');
+  for (const [rate, { native, fifo, js }] of Object.entries(runs)) {
+    row(`${rate}: achieved (Hz)`, f(native.achievedHz), f(fifo.achievedHz), f(js.achievedHz), `${f(native.achievedHz / js.achievedHz, 1)}x more`);
+    row(`${rate}: dropped / overruns`, `${native.dropped} / ${native.overruns}`, `${fifo.dropped} / ${fifo.overruns}`, `${js.dropped} / ${js.overruns}`);
     for (const q of ['p50', 'p99', 'max'] as const) {
-      row(`${rate}: lateness ${q} (us)`, f(native.latenessUs[q], 1), f(js.latenessUs[q], 1), `${f(js.latenessUs[q] / native.latenessUs[q], 1)}x less`);
+      const [n, r, j] = [native, fifo, js].map((x) => x.latenessUs[q]);
+      row(`${rate}: lateness ${q} (us)`, f(n, 1), f(r, 1), f(j, 1), `${f(j / n, 1)}x less`);
     }
-    row(`${rate}: CPU (% of one core)`, f(native.cpuPercent, 2), f(js.cpuPercent, 2), `${f(js.cpuPercent / native.cpuPercent, 1)}x less`);
-    row(`${rate}: CPU per tick (us)`, f(native.cpuPerTickUs, 1), f(js.cpuPerTickUs, 1), `${f(js.cpuPerTickUs / native.cpuPerTickUs, 1)}x less`);
+    row(`${rate}: CPU (% of one core)`, f(native.cpuPercent, 2), f(fifo.cpuPercent, 2), f(js.cpuPercent, 2), `${f(js.cpuPercent / native.cpuPercent, 1)}x less`);
+    row(`${rate}: CPU per tick (us)`, f(native.cpuPerTickUs, 1), f(fifo.cpuPerTickUs, 1), f(js.cpuPerTickUs, 1), `${f(js.cpuPerTickUs / native.cpuPerTickUs, 1)}x less`);
+    if (!fifo.realtime) console.log(`  (SCHED_FIFO was refused at ${rate}: the "native FIFO" column ran without it)`);
   }
+  console.log(`\nload average at the end: ${load()}`);
 } finally {
   await writer.stop();
   removeRoot(root);
