@@ -20,7 +20,8 @@ Commands:
                                    sample rate, timing jitter and CPU cost of the sampler
 
 Options (each also an environment variable):
-  --source auto|powercap|msr|model   WATTMETER_SOURCE (default auto)
+  --source auto|powercap|perf_event|msr|model   WATTMETER_SOURCE (default auto: in this order)
+  --gpu, --nvml-library LIB          WATTMETER_GPU, WATTMETER_NVML_LIBRARY: also NVIDIA GPUs (NVML)
   --sysfs-root DIR                   WATTMETER_SYSFS_ROOT (default /sys)
   --proc-root DIR                    WATTMETER_PROC_ROOT (default /proc)
   --msr-path TEMPLATE                WATTMETER_MSR_PATH (default /dev/cpu/%d/msr)
@@ -43,6 +44,8 @@ const FLAGS = {
   'msr-path': { type: 'string' },
   'cpu-vendor': { type: 'string' },
   'include-mmio': { type: 'boolean' },
+  gpu: { type: 'boolean' },
+  'nvml-library': { type: 'string' },
   'model-idle-watts': { type: 'string' },
   'model-max-watts': { type: 'string' },
   rate: { type: 'string' },
@@ -64,6 +67,8 @@ const OPTION_FLAGS = {
   msrPath: '--msr-path',
   cpuVendor: '--cpu-vendor',
   includeMmio: '--include-mmio',
+  gpu: '--gpu',
+  nvmlLibrary: '--nvml-library',
   modelIdleWatts: '--model-idle-watts',
   modelMaxWatts: '--model-max-watts',
   rateHz: '--rate',

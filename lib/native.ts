@@ -5,11 +5,12 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 
-export type SourceKind = 'powercap' | 'msr' | 'model';
+/** Where a domain's values come from; nvml domains are GPUs, added to any CPU source. */
+export type SourceKind = 'powercap' | 'perf_event' | 'msr' | 'model' | 'nvml';
 
 /** Options the native layer understands; the TypeScript layer fills every field. */
 export interface NativeOptions {
-  source: 'auto' | SourceKind;
+  source: 'auto' | Exclude<SourceKind, 'nvml'>;
   sysfsRoot: string;
   procRoot: string;
   msrPath: string; // printf-style template, one %d for the CPU number
@@ -17,6 +18,8 @@ export interface NativeOptions {
   includeMmio: boolean;
   modelIdleWatts: number;
   modelMaxWatts: number;
+  gpu: boolean; // also one domain per NVIDIA GPU (gpu-0...), through NVML
+  nvmlLibrary: string; // what dlopen loads
 }
 
 export interface NativeSamplerOptions extends NativeOptions {
@@ -26,9 +29,9 @@ export interface NativeSamplerOptions extends NativeOptions {
 }
 
 export interface NativeDomain {
-  name: string; // package-0, core-0, uncore-0, dram-0, psys
+  name: string; // package-0, core-0, uncore-0, dram-0, psys, gpu-0
   source: SourceKind;
-  path: string; // the file read (powercap energy_uj, MSR device file + register, /proc/stat)
+  path: string; // the file read (powercap energy_uj, MSR device file + register, /proc/stat, perf event file, NVML library#index)
   /** Value at which the raw counter wraps, in microjoules; 0 for the model, which never wraps. */
   maxEnergyRangeUj: number;
 }
@@ -93,7 +96,8 @@ export interface NativeAddon {
  */
 export type NativeErrorCode =
   | 'EACCES' | 'EPERM' | 'ENOENT' | 'EIO'
-  | 'WATTMETER_NO_DOMAINS' | 'WATTMETER_BAD_FILE' | 'WATTMETER_UNSUPPORTED_CPU';
+  | 'WATTMETER_NO_DOMAINS' | 'WATTMETER_BAD_FILE' | 'WATTMETER_UNSUPPORTED_CPU'
+  | 'WATTMETER_PERF_EVENT_DENIED' | 'WATTMETER_NO_NVML';
 
 function addonPath(): string {
   const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');

@@ -8,7 +8,7 @@ export type SourceOption = NativeOptions['source'];
 export type CpuVendorOption = NativeOptions['cpuVendor'];
 
 export interface SourceOptions {
-  /** auto (default): powercap, else msr, else model. */
+  /** auto (default): powercap, else perf_event (where the kernel has the power PMU), else msr, else model. */
   source?: SourceOption;
   /** Root of sysfs (default /sys); powercap zones are under <sysfsRoot>/class/powercap. */
   sysfsRoot?: string;
@@ -22,6 +22,10 @@ export interface SourceOptions {
   /** The model source: package watts at 0 % and 100 % CPU utilisation. */
   modelIdleWatts?: number;
   modelMaxWatts?: number;
+  /** Also one domain per NVIDIA GPU (gpu-0...), from NVML's total energy (Volta and newer). */
+  gpu?: boolean;
+  /** The NVML library to load (default libnvidia-ml.so.1, found by the dynamic loader). */
+  nvmlLibrary?: string;
 }
 
 export interface SamplerOptions extends SourceOptions {
@@ -43,7 +47,7 @@ export const MAX_RATE_HZ = 100_000;
 export const DEFAULT_RATE_HZ = 1000;
 export const BUFFER_SECONDS = 10;
 
-const SOURCES = ['auto', 'powercap', 'msr', 'model'] as const;
+const SOURCES = ['auto', 'powercap', 'perf_event', 'msr', 'model'] as const;
 const VENDORS = ['auto', 'intel', 'amd'] as const;
 
 /** Environment variable for each option, read by the CLI and the examples. */
@@ -56,6 +60,8 @@ export const ENV = {
   includeMmio: 'WATTMETER_INCLUDE_MMIO',
   modelIdleWatts: 'WATTMETER_MODEL_IDLE_WATTS',
   modelMaxWatts: 'WATTMETER_MODEL_MAX_WATTS',
+  gpu: 'WATTMETER_GPU',
+  nvmlLibrary: 'WATTMETER_NVML_LIBRARY',
   rateHz: 'WATTMETER_RATE_HZ',
   bufferCapacity: 'WATTMETER_BUFFER_CAPACITY',
   realtime: 'WATTMETER_REALTIME',
@@ -99,6 +105,8 @@ export function parseOptions(
   if (v.includeMmio !== undefined) options.includeMmio = parseBoolean(v.includeMmio, name('includeMmio'));
   if (v.modelIdleWatts !== undefined) options.modelIdleWatts = parseNumber(v.modelIdleWatts, name('modelIdleWatts'), 0, 1e6);
   if (v.modelMaxWatts !== undefined) options.modelMaxWatts = parseNumber(v.modelMaxWatts, name('modelMaxWatts'), 0, 1e6);
+  if (v.gpu !== undefined) options.gpu = parseBoolean(v.gpu, name('gpu'));
+  if (v.nvmlLibrary) options.nvmlLibrary = v.nvmlLibrary;
   if (v.rateHz !== undefined) options.rateHz = parseNumber(v.rateHz, name('rateHz'), MIN_RATE_HZ, MAX_RATE_HZ);
   if (v.bufferCapacity !== undefined) options.bufferCapacity = parseNumber(v.bufferCapacity, name('bufferCapacity'), 2, 1e9);
   if (v.realtime !== undefined) options.realtime = parseBoolean(v.realtime, name('realtime'));
@@ -126,6 +134,8 @@ export function resolveSourceOptions(options: SourceOptions = {}): NativeOptions
     includeMmio: options.includeMmio ?? false,
     modelIdleWatts: options.modelIdleWatts ?? 10,
     modelMaxWatts: options.modelMaxWatts ?? 65,
+    gpu: options.gpu ?? false,
+    nvmlLibrary: options.nvmlLibrary ?? 'libnvidia-ml.so.1',
   };
   oneOf(resolved.source, SOURCES, 'source');
   oneOf(resolved.cpuVendor, VENDORS, 'cpuVendor');

@@ -73,6 +73,8 @@ Options parseOptions(const Napi::Object& o) {
   options.includeMmio = booleanOption(o, "includeMmio");
   options.modelIdleWatts = numberOption(o, "modelIdleWatts");
   options.modelMaxWatts = numberOption(o, "modelMaxWatts");
+  options.gpu = booleanOption(o, "gpu");
+  options.nvmlLibrary = stringOption(o, "nvmlLibrary");
   return options;
 }
 

@@ -10,11 +10,11 @@
 
 namespace wattmeter {
 
-enum class SourceKind { Powercap, Msr, Model };
+enum class SourceKind { Powercap, Msr, Model, PerfEvent, Nvml };
 const char* sourceName(SourceKind kind);
 
 struct Options {
-  std::string source;  // auto | powercap | msr | model
+  std::string source;  // auto | powercap | perf_event | msr | model
   std::string sysfsRoot;
   std::string procRoot;
   std::string msrPath;    // one %d for the CPU number
@@ -22,6 +22,8 @@ struct Options {
   bool includeMmio = false;
   double modelIdleWatts = 0;
   double modelMaxWatts = 0;
+  bool gpu = false;         // also one domain per NVIDIA GPU, through NVML
+  std::string nvmlLibrary;  // what dlopen loads: libnvidia-ml.so.1 or a path
 };
 
 struct DomainInfo {
@@ -59,7 +61,8 @@ struct Discovery {
   std::vector<std::string> warnings;  // why `auto` passed over each real source
 };
 
-// Finds the domains of options.source (auto: powercap, else msr, else model).
+// Finds the domains of options.source (auto: powercap, else perf_event where the kernel
+// offers the power PMU, else msr, else model), then the GPUs' when options.gpu is set.
 // Throws SourceError when the chosen source has none or cannot be used.
 Discovery discover(const Options& options);
 

@@ -50,14 +50,18 @@ const char* sourceName(SourceKind kind) {
     case SourceKind::Powercap: return "powercap";
     case SourceKind::Msr: return "msr";
     case SourceKind::Model: return "model";
+    case SourceKind::PerfEvent: return "perf_event";
+    case SourceKind::Nvml: return "nvml";
   }
   return "?";
 }
 
-Discovery discover(const Options& options) {
+// The CPU domains: options.source, or the first usable one for auto.
+static Discovery discoverCpu(const Options& options) {
   using Finder = std::vector<DomainSpec> (*)(const Options&);
   const std::pair<SourceKind, Finder> sources[] = {
       {SourceKind::Powercap, discoverPowercap},
+      {SourceKind::PerfEvent, discoverPerfEvent},
       {SourceKind::Msr, discoverMsr},
       {SourceKind::Model, discoverModel},
   };
@@ -65,12 +69,14 @@ Discovery discover(const Options& options) {
     for (const auto& [kind, find] : sources) {
       if (options.source == sourceName(kind)) return {kind, ordered(find(options)), {}};
     }
-    throw std::invalid_argument("source must be auto, powercap, msr or model; got \"" + options.source + "\"");
+    throw std::invalid_argument("source must be auto, powercap, perf_event, msr or model; got \"" + options.source + "\"");
   }
   // auto: the first real source that has domains; the model when none has.
   std::vector<std::string> warnings;
   for (const auto& [kind, find] : sources) {
     if (kind == SourceKind::Model) break;
+    // Absent on VMs and older kernels, where powercap's warning already says why.
+    if (kind == SourceKind::PerfEvent && !hasPowerPmu(options)) continue;
     try {
       return {kind, ordered(find(options)), warnings};
     } catch (const SourceError& error) {
@@ -78,6 +84,14 @@ Discovery discover(const Options& options) {
     }
   }
   return {SourceKind::Model, discoverModel(options), warnings};
+}
+
+Discovery discover(const Options& options) {
+  Discovery discovery = discoverCpu(options);
+  if (options.gpu) {
+    for (DomainSpec& gpu : discoverNvml(options, discovery.warnings)) discovery.domains.push_back(std::move(gpu));
+  }
+  return discovery;
 }
 
 std::vector<std::unique_ptr<EnergyDomain>> openAll(const Discovery& discovery) {

@@ -1,4 +1,4 @@
-// The three sources. Each returns its domains, or throws a SourceError that says why it
+// The sources. Each returns its domains, or throws a SourceError that says why it
 // cannot be used here; sources.cc chooses among them and orders the domains.
 #pragma once
 
@@ -16,5 +16,13 @@ std::vector<DomainSpec> discoverMsr(const Options& options);
 
 // An estimate from CPU utilisation in <procRoot>/stat, for machines without RAPL.
 std::vector<DomainSpec> discoverModel(const Options& options);
+
+// RAPL through the kernel's power PMU (perf_event), 64-bit counts that never wrap.
+std::vector<DomainSpec> discoverPerfEvent(const Options& options);
+// Whether <sysfsRoot>/bus/event_source/devices/power exists.
+bool hasPowerPmu(const Options& options);
+
+// NVIDIA GPUs through NVML (dlopen of options.nvmlLibrary); GPUs left out go to warnings.
+std::vector<DomainSpec> discoverNvml(const Options& options, std::vector<std::string>& warnings);
 
 }  // namespace wattmeter

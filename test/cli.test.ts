@@ -32,7 +32,7 @@ test('usage errors exit 2 with one clear message', async (t) => {
     [['bench', '--rate=-5'], /--rate must be between 1 and 100000; got -5/],
     [['bench', '--rate', 'fast'], /--rate must be a number; got "fast"/],
     [['bench', '--rate', '200000'], /--rate must be between 1 and 100000; got 200000/],
-    [['read', '--source', 'rapl'], /--source must be one of auto, powercap, msr, model; got "rapl"/],
+    [['read', '--source', 'rapl'], /--source must be one of auto, powercap, perf_event, msr, model; got "rapl"/],
     [['sample', '--format', 'xml'], /--format must be one of table, csv, jsonl/],
     [['read', '--sysfs-root', path.join(root, 'missing')], /missing does not exist \(--sysfs-root \/ WATTMETER_SYSFS_ROOT\)/],
     [['frobnicate'], /Unknown command "frobnicate"/],
