@@ -1,0 +1,30 @@
+// Latency from a sample's timestamp to being queryable: poll Prometheus's API and note,
+// for every sample that appears, how long after its timestamp the answer holding it came
+// back. The poll period bounds the error (on average it adds half of it).
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { StackPrometheus } from './prometheus.js';
+
+export const POLL_MS = 100;
+
+/** Latencies (ms) of the samples of `selector` (one series) that appear within durationMs. */
+export async function pollLatency(store: StackPrometheus, selector: string, durationMs: number): Promise<number[]> {
+  const start = Date.now();
+  // Only samples that appear from now on count: start after the newest already stored.
+  const stored = await store.points(selector, start - 600_000, start);
+  let newestMs = stored.at(-1)?.[0] ?? start - 600_000;
+  const latencies: number[] = [];
+  while (Date.now() - start < durationMs) {
+    await sleep(POLL_MS);
+    const points = await store.points(selector, newestMs, Date.now());
+    const answeredMs = Date.now();
+    for (const [ms] of points) latencies.push(answeredMs - ms);
+    newestMs = points.at(-1)?.[0] ?? newestMs;
+  }
+  return latencies;
+}
+
+export function percentile(values: number[], p: number): number {
+  if (values.length === 0) return NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}

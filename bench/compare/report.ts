@@ -1,0 +1,270 @@
+// compare.md: the machine, the method, one table per trade-off and a short conclusion for
+// each, the numbers taken from the run itself (so the words cannot drift from the data).
+import { POLL_MS } from './latency.js';
+import type { CellResult, Comparison, StrategyResult } from './results.js';
+import type { StrategyName } from './strategies.js';
+
+const NAMES: Record<StrategyName, string> = { simple: 'simple', multirate: 'multirate', remote_write: 'remote write' };
+
+/** A number for a table: `digits` significant-ish decimals, a dash for NaN/null. */
+function num(value: number | null | undefined, digits = 1): string {
+  if (value === null || value === undefined || !Number.isFinite(value)) return '—';
+  if (Math.abs(value) >= 100) return value.toFixed(0);
+  return value.toFixed(digits);
+}
+
+const pct = (value: number | null | undefined, digits = 1) => (value === null || value === undefined || !Number.isFinite(value) ? '—' : `${num(value, digits)} %`);
+const errorPct = (measured: number, truth: number | null) => (truth === null ? NaN : ((measured - truth) / truth) * 100);
+const signed = (value: number) => (Number.isFinite(value) ? `${value >= 0 ? '+' : ''}${num(value, 1)} %` : '—');
+
+function table(header: string[], rows: string[][]): string {
+  const line = (cells: string[]) => `| ${cells.join(' | ')} |`;
+  return [line(header), line(header.map((_, i) => (i === 0 ? '---' : '---:'))), ...rows.map(line)].join('\n');
+}
+
+const cellLabel = (cell: CellResult) => `${cell.rateHz} Hz, ${cell.intervalS} s`;
+const byName = (cell: CellResult, name: StrategyName) => cell.strategies.find((s) => s.strategy === name)!;
+const STRATEGY_ORDER: StrategyName[] = ['simple', 'multirate', 'remote_write'];
+
+/** One row per cell, one column group per strategy. */
+function perCell(c: Comparison, columns: [string, (s: StrategyResult, cell: CellResult) => string][]): string {
+  const header = ['rate, interval', ...STRATEGY_ORDER.flatMap((name) => columns.map(([title]) => `${NAMES[name]}: ${title}`))];
+  const rows = c.cells.map((cell) => [cellLabel(cell), ...STRATEGY_ORDER.flatMap((name) => columns.map(([, value]) => value(byName(cell, name), cell)))]);
+  return table(header, rows);
+}
+
+/** The cell the headline shows: the highest rate at a 5 s interval (the stack's default), or the nearest there is. */
+export function headlineCell(c: Comparison): CellResult {
+  const maxRate = Math.max(...c.cells.map((cell) => cell.rateHz));
+  const candidates = c.cells.filter((cell) => cell.rateHz === maxRate);
+  return candidates.reduce((best, cell) => (Math.abs(cell.intervalS - 5) < Math.abs(best.intervalS - 5) ? cell : best));
+}
+
+export function headlineTable(cell: CellResult): string {
+  const header = [
+    `${cellLabel(cell)}`, 'stored samples/s/series', 'completeness', 'mean power error', '50 ms burst energy seen',
+    'exporter CPU', 'exporter peak RSS', 'Prometheus CPU', 'bytes on the wire/sample', 'latency p50 / max', `lost in a ${cell.outageS} s Prometheus outage`,
+  ];
+  const rows = STRATEGY_ORDER.map((name) => {
+    const s = byName(cell, name);
+    const burst = s.burst && cell.burst ? pct((s.burst.gaugeJ / cell.burst.injectedJ) * 100, 0) : '—';
+    return [
+      NAMES[name], num(s.storedPerS, 2), pct(s.completeness * 100), signed(errorPct(s.meanPowerW, cell.truthW)), burst,
+      pct(s.exporterCpuPct), `${num(s.exporterPeakMiB, 0)} MiB`, pct(s.prometheusCpuPct), num(s.wireBytesPerSample),
+      `${num(s.latencyP50Ms, 0)} / ${num(s.latencyMaxMs, 0)} ms`, pct(s.outageLostPct, 0),
+    ];
+  });
+  return table(header, rows);
+}
+
+function machine(c: Comparison): string {
+  const m = c.machine;
+  return table(
+    ['CPUs (nproc)', 'CPU', 'kernel', 'Node', 'Prometheus', 'counters'],
+    [[String(m.cpus), m.cpuModel, m.kernel, m.node, m.prometheus, m.source]],
+  );
+}
+
+// ------------------------------------------------------------------------- conclusions
+
+function range(values: number[], format: (v: number) => string): string {
+  const finite = values.filter(Number.isFinite);
+  if (finite.length === 0) return '—';
+  const [lo, hi] = [Math.min(...finite), Math.max(...finite)];
+  return format(lo) === format(hi) ? format(lo) : `${format(lo)} to ${format(hi)}`;
+}
+
+function strategyValues(c: Comparison, name: StrategyName, pick: (s: StrategyResult, cell: CellResult) => number, where = (_: CellResult) => true): number[] {
+  return c.cells.filter(where).map((cell) => pick(byName(cell, name), cell));
+}
+
+function conclusions(c: Comparison) {
+  const top = Math.max(...c.cells.map((cell) => cell.rateHz));
+  const atTop = (cell: CellResult) => cell.rateHz === top;
+  const v = (name: StrategyName, pick: (s: StrategyResult, cell: CellResult) => number, where?: (cell: CellResult) => boolean) => strategyValues(c, name, pick, where);
+  const completeness = (name: StrategyName) => range(v(name, (s) => s.completeness * 100), (x) => pct(x, 0));
+  const meanErr = (name: StrategyName) => range(v(name, (s, cell) => Math.abs(errorPct(s.meanPowerW, cell.truthW))), (x) => pct(x, 1));
+  const burstSeen = (name: StrategyName, where?: (cell: CellResult) => boolean) =>
+    v(name, (s, cell) => (s.burst && cell.burst ? s.burst.gaugeJ / cell.burst.injectedJ : NaN), where).filter(Number.isFinite);
+  const simpleSeen = burstSeen('simple').filter((ratio) => ratio > 0.5).length;
+  const burstCells = burstSeen('simple').length;
+  const timestamped = (['multirate', 'remote_write'] as const).flatMap((name) => burstSeen(name));
+  const cpuTop = (name: StrategyName) => range(v(name, (s) => s.exporterCpuPct, atTop), (x) => pct(x, 1));
+  const promTop = (name: StrategyName) => range(v(name, (s) => s.prometheusCpuPct, atTop), (x) => pct(x, 1));
+  const wire = (name: StrategyName) => range(v(name, (s) => s.wireBytesPerSample, atTop), (x) => num(x, 0));
+  const disk = range(STRATEGY_ORDER.flatMap((name) => v(name, (s) => s.diskBytesPerSample)), (x) => num(x, 0));
+  const lat = (name: StrategyName) => range(v(name, (s) => s.latencyP50Ms), (x) => `${num(x, 0)} ms`);
+  const lostCells = (name: StrategyName) => c.cells.filter((cell) => byName(cell, name).outageLostPct >= 1).map(cellLabel);
+  const lostList = (name: StrategyName) => (lostCells(name).length === 0 ? 'in no cell' : `in ${lostCells(name).length} of ${c.cells.length} cells (${lostCells(name).join('; ')})`);
+  const truth = c.cells[0]?.truthW !== null;
+
+  return {
+    resolution:
+      `Simple stores one sample per series per scrape whatever the sampling rate (completeness ${completeness('simple')}): ` +
+      `the sampler's other ticks only shape its 1 s power window. Multirate and remote write store every tick, ` +
+      `folded to one per millisecond (completeness ${completeness('multirate')} and ${completeness('remote_write')}); ` +
+      `below 100 % at 1000 Hz because two ticks of a late sampler thread can fall in one millisecond, and because the ` +
+      `"sampled" rate is the exporter's own tick counter, estimated over the same span (a ratio a hair above 100 % is shown as 100 %).`,
+    accuracy: truth
+      ? `Mean power agrees everywhere: the error of the stored gauge's average is ${meanErr('simple')} (simple), ` +
+        `${meanErr('multirate')} (multirate), ${meanErr('remote_write')} (remote write). The burst is where they part: ` +
+        `simple's gauge holds the mean of the 1 s before each scrape, so it saw the 50 ms burst in ${simpleSeen} of ${burstCells} cells ` +
+        `(every cell at a 1 s interval, by luck of phase beyond) and then as a 1 s average, a few watts high instead of +100 W; ` +
+        `its energy counter keeps the joules, but only between two scrapes. Multirate and remote write recovered ` +
+        `${range(timestamped.map((x) => x * 100), (x) => pct(x, 0))} of the injected energy from the gauge alone, placed within one sample period. ` +
+        `At 1000 Hz their peak reads higher than the true peak: the fake writer advances the counters on a 1 ms timer that slips on a ` +
+        `loaded 2-CPU machine, so some 1 ms samples hold several writer steps; real RAPL updates on its own clock.`
+      : 'Measured on the host\'s counters: the true power is unknown, so accuracy was not measured (run without --rapl).',
+    cost:
+      `At ${top} Hz the exporter itself used ${cpuTop('simple')} of a core (simple), ${cpuTop('multirate')} (multirate) and ` +
+      `${cpuTop('remote_write')} (remote write). Prometheus is where multirate pays: each scrape carries the whole 30 s window ` +
+      `again (${wire('multirate')} bytes on the wire per stored sample against ${wire('remote_write')} for remote write's snappy ` +
+      `protobuf and ${wire('simple')} for simple's one-line-per-series text), and Prometheus parses every repeated line and drops ` +
+      `it as out of order: ${promTop('multirate')} of a core against ${promTop('remote_write')} for remote write and ` +
+      `${promTop('simple')} for simple. On disk a sample costs ${disk} bytes in all cases: these runs are too short for ` +
+      `compaction, so that is the WAL and head chunks, not the ~1-2 bytes a compacted block needs.`,
+    latency:
+      `Simple's samples are queryable as soon as the scrape ends (p50 ${lat('simple')}, including up to ${POLL_MS} ms of polling), ` +
+      `but its value was computed up to 100 ms (the drain interval) before its timestamp. Multirate and remote write deliver a ` +
+      `batch per interval, so a sample waits half an interval on average and a whole one at most (p50 ${lat('multirate')} and ` +
+      `${lat('remote_write')}).`,
+    robustness:
+      `Prometheus stopped for the outage and restarted on its data: simple lost the scrapes of that span ${lostList('simple')}; ` +
+      `multirate lost samples ${lostList('multirate')} (its scrape serves the last 30 s, so an outage plus the time to the next ` +
+      `scrape must stay under 30 s); remote write lost samples ${lostList('remote_write')} (its queue holds 10 minutes and retries).`,
+  };
+}
+
+// ------------------------------------------------------------------------------ report
+
+export function renderReport(c: Comparison, charts: string[]): string {
+  const head = headlineCell(c);
+  const words = conclusions(c);
+  const chart = (name: string, alt: string) => (charts.includes(name) ? `![${alt}](${name})\n` : '');
+  const burstCells = c.cells.filter((cell) => cell.burst);
+  return `# The three exporters compared
+
+Generated by \`npm run compare${c.quick ? ' -- --quick' : ''}\` on ${c.startedAt.slice(0, 10)} (${Math.round(c.durationS / 60)} min).${
+    c.quick ? ' **Quick run: a reduced matrix with short phases; its figures are noisier than the full run\'s.**' : ''
+  }
+
+${machine(c)}
+
+## Method
+
+Each cell of the matrix (sampling rate x scrape or push interval) runs the three strategies side by side on the same
+counters: each exporter is its example program (\`node dist/examples/<name>.js\`, configured by the environment) in its
+own process, with its own Prometheus ${c.machine.prometheus} started through \`prometheus/entrypoint.sh\` on the
+configuration \`prometheus/write-config.sh\` writes (scrape interval and timeout = the cell's interval; remote write pushes
+at the same interval), each link through a loopback relay that counts the bytes. The counters are ${c.machine.source}:
+five zones, \`package-0\` at ${c.cells[0]?.truthW ?? '?'} W, every figure read from that series. Per cell:
+
+1. start, wait for data, one interval to settle;
+2. a steady span (${range(c.cells.map((cell) => cell.steadyS), (x) => `${x} s`)}) with no queries: exporter CPU from
+   \`/proc/<pid>/stat\`, Prometheus CPU and memory from its own \`/metrics\`, bytes through the relay;
+3. a burst of +100 W for 50 ms (the fake writer's \`setWatts\`), then one interval for it to be stored;
+4. the API polled every ${POLL_MS} ms for latency;
+5. every Prometheus stopped for ${range(c.cells.map((cell) => cell.outageS), (x) => `${x} s`)} and restarted on its data directory;
+6. everything read back from Prometheus's HTTP API, at the times above.
+
+The three exporters and three Prometheus servers share ${c.machine.cpus} CPUs, so a heavy strategy slows the others'
+sampler threads somewhat (the sampled rate column shows it); CPU and memory figures are each process's own. The CPU
+figures over the short spans are coarse (10 ms clock ticks): treat differences under ~0.5 % of a core as noise.
+
+## Headline
+
+${headlineTable(head)}
+
+Completeness: stored samples against the sampler's ticks. Mean power error: the stored gauge's average against the known
+power. Burst energy seen: the burst's energy above base recovered from the stored power samples. Bytes on the wire: both
+directions through the relay, HTTP included, per sample Prometheus appended. Lost: samples missing for the outage's span.
+
+## Resolution
+
+${perCell(c, [
+  ['sampled/s', (s) => num(s.sampledPerS, 0)],
+  ['stored/s', (s) => num(s.storedPerS, 2)],
+  ['complete', (s) => pct(s.completeness * 100)],
+])}
+
+${chart('resolution.svg', 'samples stored per second per series against the sampling rate')}
+${words.resolution}
+
+## Accuracy
+
+Mean power over the steady span, known power ${c.cells[0]?.truthW ?? '—'} W: the gauge's \`avg_over_time\` and the energy counter's \`rate\`.
+
+${perCell(c, [
+  ['avg gauge', (s, cell) => `${num(s.meanPowerW, 2)} (${signed(errorPct(s.meanPowerW, cell.truthW))})`],
+  ['rate(energy)', (s, cell) => `${num(s.ratePowerW, 2)} (${signed(errorPct(s.ratePowerW, cell.truthW))})`],
+])}
+
+The 50 ms burst (+100 W), as each strategy stored it: the energy above base in the stored power samples that cover it
+(against the energy injected), the highest stored power, the span those samples confine the burst to, and the energy the
+energy counter's samples around it hold.
+
+${
+  burstCells.length === 0
+    ? 'No burst: the power is not ours to change on real RAPL.'
+    : table(
+        ['rate, interval', 'injected', ...STRATEGY_ORDER.map((name) => `${NAMES[name]}: gauge J / peak W / within ms / counter J`)],
+        burstCells.map((cell) => [
+          cellLabel(cell),
+          `${num(cell.burst!.injectedJ, 2)} J in ${num(cell.burst!.durationMs, 1)} ms`,
+          ...STRATEGY_ORDER.map((name) => {
+            const b = byName(cell, name).burst;
+            return b ? `${num(b.gaugeJ, 2)} / ${num(b.peakW, 0)} / ${num(b.locatedMs, 0)} / ${num(b.counterJ, 2)}` : '—';
+          }),
+        ]),
+      )
+}
+
+${chart('burst.svg', 'the 50 ms burst as each strategy stored it')}
+${words.accuracy}
+
+## Cost
+
+Over the steady span: CPU as a share of one core, peak resident memory (the exporter's VmHWM over the whole cell),
+Prometheus's data directory per sample appended since it started, bytes on the wire per sample appended during the span.
+
+${perCell(c, [
+  ['CPU', (s) => pct(s.exporterCpuPct)],
+  ['peak RSS MiB', (s) => num(s.exporterPeakMiB, 0)],
+])}
+
+${perCell(c, [
+  ['Prom. CPU', (s) => pct(s.prometheusCpuPct)],
+  ['Prom. RSS MiB', (s) => num(s.prometheusRssMiB, 0)],
+  ['disk B/sample', (s) => num(s.diskBytesPerSample, 1)],
+  ['wire B/sample', (s) => num(s.wireBytesPerSample, 1)],
+])}
+
+${chart('cpu.svg', 'exporter CPU against the sampling rate')}
+${words.cost}
+
+## Latency
+
+From a sample's timestamp to the first answer of the API that holds it (polled every ${POLL_MS} ms, which adds about half
+of that), over all samples of the package energy series that appeared while polling.
+
+${perCell(c, [
+  ['p50 ms', (s) => num(s.latencyP50Ms, 0)],
+  ['max ms', (s) => num(s.latencyMaxMs, 0)],
+])}
+
+${words.latency}
+
+## Robustness
+
+Prometheus (the scraper, or the remote-write receiver) stopped and restarted on the same data directory. Expected: the
+steady span's stored rate times the outage; stored: samples with timestamps inside the outage, read after recovery.
+
+${perCell(c, [
+  ['expected', (s) => num(s.outageExpected, 0)],
+  ['stored', (s) => String(s.outageStored)],
+  ['lost', (s) => pct(s.outageLostPct, 0)],
+])}
+
+${words.robustness}
+`;
+}

@@ -1,0 +1,82 @@
+// The three strategies under comparison, each run as its own example program
+// (`node dist/examples/<name>.js`, configured by the environment as a user runs it), so
+// that its CPU time and memory are its own process's.
+import path from 'node:path';
+import { startServer, type Server } from '../../test/helpers/servers.js';
+import { ROOT } from './paths.js';
+import type { ScrapeTargets } from './prometheus.js';
+
+export type StrategyName = 'simple' | 'multirate' | 'remote_write';
+
+export interface Strategy {
+  /** The value of the `exporter` label. */
+  name: StrategyName;
+  /** dist/examples/<example>.js */
+  example: string;
+  /** Scraped by Prometheus (true) or pushing to it (false). */
+  pull: boolean;
+  /**
+   * The span of ticks a stored power sample stands for, ending at its timestamp. Simple:
+   * the last 1 s before the scrape (see POWER in lib/exporters/metrics.ts); the others:
+   * since the previous sample of the series.
+   */
+  powerWindowMs(previousMs: number, ms: number): number;
+}
+
+export const STRATEGIES: readonly Strategy[] = [
+  { name: 'simple', example: 'simple', pull: true, powerWindowMs: () => 1000 },
+  { name: 'multirate', example: 'multirate', pull: true, powerWindowMs: (previous, ms) => ms - previous },
+  { name: 'remote_write', example: 'remote-write', pull: false, powerWindowMs: (previous, ms) => ms - previous },
+];
+
+/** write-config.sh's targets for a Prometheus that serves this strategy alone. */
+export function scrapeTargets(strategy: Strategy, address: string): ScrapeTargets {
+  return {
+    simple: strategy.name === 'simple' ? [address] : [],
+    multirate: strategy.name === 'multirate' ? [address] : [],
+  };
+}
+
+export interface ExporterSettings {
+  rateHz: number;
+  /** Remote write's push interval, the pull strategies' scrape interval. */
+  intervalS: number;
+  /** Where a pull exporter serves /metrics (the port its relay forwards to). */
+  port: number;
+  /** The fake powercap tree, or undefined for the machine's own counters. */
+  sysfsRoot: string | undefined;
+  /** Remote write: where to push; also the URL that says "ready" for it (it serves nothing). */
+  writeUrl: string;
+  readyUrl: string;
+}
+
+export interface RunningExporter {
+  server: Server;
+}
+
+/** Starts one example program and waits until it serves (or, for remote write, until its receiver is up). */
+export async function startExporter(strategy: Strategy, settings: ExporterSettings): Promise<RunningExporter> {
+  const { port } = settings;
+  const env: NodeJS.ProcessEnv = {
+    WATTMETER_RATE_HZ: String(settings.rateHz),
+    ...(settings.sysfsRoot ? { WATTMETER_SOURCE: 'powercap', WATTMETER_SYSFS_ROOT: settings.sysfsRoot } : {}),
+    ...(strategy.pull
+      ? { WATTMETER_HOST: '127.0.0.1', WATTMETER_PORT: String(port) }
+      : {
+          WATTMETER_REMOTE_WRITE_URL: settings.writeUrl,
+          WATTMETER_PUSH_INTERVAL_MS: String(settings.intervalS * 1000),
+          WATTMETER_JOB: 'wattmeter-remote-write',
+          WATTMETER_INSTANCE: 'compare',
+        }),
+  };
+  const readyUrl = strategy.pull ? `http://127.0.0.1:${port}/metrics` : settings.readyUrl;
+  const program = path.join(ROOT, 'dist/examples', `${strategy.example}.js`);
+  const server = await startServer(process.execPath, [program], readyUrl, { env: cleanEnv(env) });
+  return { server };
+}
+
+/** The bench's environment without any WATTMETER_ or PROMETHEUS_ setting of its own, plus `extra`. */
+function cleanEnv(extra: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const kept = Object.entries(process.env).filter(([key]) => !/^(WATTMETER_|PROMETHEUS_)/.test(key) || key === 'WATTMETER_ADDON');
+  return { ...Object.fromEntries(kept), ...extra };
+}
