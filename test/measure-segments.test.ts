@@ -191,3 +191,18 @@ test('EnergyMeter: misuse throws, `using` drops the segment, `await using` repor
   await sleep(20);
   t.deepEqual(seen, ['kept']);
 });
+
+test('a gap in the ticks is reported, and the total across it stays right', async (t) => {
+  const virtual = constant(20);
+  const { energy } = await measure(
+    async () => {
+      virtual.stop();
+      await sleep(60);
+      virtual.start();
+      await sleep(20);
+    },
+    { sampler: virtual.asSampler() },
+  );
+  t.regex(energy.warnings.join('\n'), /No tick for \d+\.\d ms/);
+  t.true(off(energy.domains['package-0'].joules, exactJoules(virtual, energy)) < 0.02, `${energy.domains['package-0'].joules} J`);
+});
