@@ -4,7 +4,7 @@ import test from 'ava';
 import type { Batch, Domain } from '../lib/index.js';
 import { MillisecondFolder, type Folded } from '../lib/exporters/fold.js';
 import { SampleQueue, type Series } from '../lib/exporters/queue.js';
-import { decodeWriteRequest, encodeWriteRequest, sortedLabels } from '../lib/exporters/prompb.js';
+import { decodeWriteRequest, encodeWriteRequest, sortedLabels, type SeriesColumns } from '../lib/exporters/prompb.js';
 
 const DOMAINS: Domain[] = [
   { name: 'package-0', source: 'powercap', path: '/x', maxEnergyRangeUj: 1e12 },
@@ -61,6 +61,8 @@ test('folding gives the same samples however the ticks are split into drains', (
 });
 
 const series = (name: string): Series => ({ labels: sortedLabels(name, { exporter: 'remote_write' }) });
+/** A taken series' samples as [timestamp, value] pairs. */
+const pairs = (s: SeriesColumns) => s.samples.flatMap((c) => [...c.timestampsMs].map((t, i) => [t, c.values[i]]));
 
 test('the queue hands out samples per series in time order, at most maxSamples at a time', (t) => {
   const queue = new SampleQueue(1000);
@@ -72,11 +74,11 @@ test('the queue hands out samples per series in time order, at most maxSamples a
 
   const first = queue.take(5); // two rows of a,b (4 samples); the third row would exceed 5
   t.is(first.samples, 4);
-  t.deepEqual(first.timeseries.map((s) => s.samples.map((x) => x.timestamp)), [[1, 2], [1, 2]]);
+  t.deepEqual(first.timeseries.map((s) => pairs(s).map(([ts]) => ts)), [[1, 2], [1, 2]]);
   const second = queue.take(100);
   t.is(second.samples, 7);
   t.deepEqual(
-    second.timeseries.map((s) => [s.labels[0].value, s.samples.map((x) => x.value)]),
+    second.timeseries.map((s) => [s.labels[0].value, pairs(s).map(([, v]) => v)]),
     [
       ['a', [30, 40, 50]],
       ['b', [31, 41, 51]],
@@ -93,7 +95,7 @@ test('a full queue drops its oldest rows, and says how many samples', (t) => {
   t.is(queue.push([a, b], Float64Array.of(3, 4, 5), [Float64Array.of(3, 4, 5), Float64Array.of(3, 4, 5)]), 4);
   t.is(queue.length, 6);
   const taken = queue.take(100);
-  t.deepEqual(taken.timeseries[0].samples.map((s) => s.timestamp), [3, 4, 5]);
+  t.deepEqual(pairs(taken.timeseries[0]).map(([ts]) => ts), [3, 4, 5]);
   t.is(queue.clear(), 0);
 });
 
@@ -105,7 +107,15 @@ test('remote-write labels are sorted by name with __name__, and never empty', (t
   t.throws(() => sortedLabels('x', { job: '' }), { message: /job of x is empty/ });
 });
 
-test('a WriteRequest round-trips through the prompb encoding', (t) => {
-  const timeseries = [{ labels: sortedLabels('m', { job: 'j' }), samples: [{ value: 1.5, timestamp: 1_795_000_000_123 }] }];
-  t.deepEqual(decodeWriteRequest(encodeWriteRequest(timeseries)).timeseries, timeseries);
+test('the column encoder writes WriteRequests that protobufjs reads back', (t) => {
+  // Timestamps around each varint length boundary, values of every kind.
+  const timestampsMs = Float64Array.of(0, 127, 128, 16383, 16384, 2 ** 35 - 1, 2 ** 35, 1_795_000_000_123, 2 ** 42);
+  const values = Float64Array.of(0, -1.5, 1e-300, 123456.789, Number.MAX_VALUE, NaN, Infinity, 20.125, -0);
+  const timeseries = [
+    { labels: sortedLabels('m', { job: 'j' }), samples: [{ timestampsMs: timestampsMs.subarray(0, 4), values: values.subarray(0, 4) }, { timestampsMs: timestampsMs.subarray(4), values: values.subarray(4) }] },
+    { labels: sortedLabels('n', { job: 'j', instance: 'ü' }), samples: [{ timestampsMs: Float64Array.of(5), values: Float64Array.of(7) }] },
+  ];
+  const decoded = decodeWriteRequest(encodeWriteRequest(timeseries)).timeseries;
+  t.deepEqual(decoded.map((s) => s.labels), timeseries.map((s) => s.labels));
+  t.deepEqual(decoded.map((s) => s.samples.map((x) => [x.timestamp, x.value])), timeseries.map(pairs));
 });

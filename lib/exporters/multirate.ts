@@ -85,9 +85,15 @@ export class MultirateWindow {
   #render(folded: Folded): Chunk {
     const timestamps = Array.from(folded.timestampsMs, (t) => ` ${t}\n`);
     const lines = (prefix: string, values: Float64Array) => {
+      const pieces: Buffer[] = [];
       let text = '';
-      for (let i = 0; i < values.length; i++) text += prefix + formatValue(values[i]) + timestamps[i];
-      return Buffer.from(text);
+      for (let i = 0; i < values.length; i++) {
+        text += prefix + formatMicro(values[i]) + timestamps[i];
+        // V8 flattens one very long chain of concatenations slowly: encode every 1024 lines.
+        if ((i & 1023) === 1023) [pieces[pieces.length], text] = [Buffer.from(text), ''];
+      }
+      pieces.push(Buffer.from(text));
+      return pieces.length === 1 ? pieces[0] : Buffer.concat(pieces);
     };
     return {
       lastMs: folded.timestampsMs[folded.length - 1],
@@ -136,6 +142,18 @@ function formatLabels(labels: Labels): string {
     .sort()
     .map((name) => `${name}="${labels[name].replace(/[\\"\n]/g, (c) => (c === '\n' ? '\\n' : `\\${c}`))}"`);
   return `{${pairs.join(',')}}`;
+}
+
+/**
+ * Energy and power with 6 decimals: 1 uJ and 1 uW are finer than any RAPL counter (15.3 uJ
+ * at best), and integers format three times as fast as the shortest round-trip form.
+ */
+function formatMicro(value: number): string {
+  const micro = Math.round(Math.abs(value) * 1e6);
+  if (!Number.isSafeInteger(micro)) return formatValue(value);
+  const whole = Math.floor(micro / 1e6);
+  // The fraction zero-padded to 6 digits: those of 1e6 + fraction after its leading 1.
+  return (value < 0 ? '-' : '') + whole + '.' + String(micro - whole * 1e6 + 1e6).slice(1);
 }
 
 /** Go's ParseFloat reads JavaScript's shortest round-trip form; only the infinities differ. */

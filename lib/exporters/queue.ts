@@ -2,7 +2,7 @@
 // everything while the receiver is away and drops the oldest rows only when full.
 // Samples are stored as blocks of columns (one drain's worth: shared timestamps, one
 // value column per series), so a queue of millions of samples is a few hundred arrays.
-import type { Label, TimeSeries } from './prompb.js';
+import type { Label, SeriesColumns } from './prompb.js';
 
 /** One series; the same object stands for the same series in every block. */
 export interface Series {
@@ -17,9 +17,9 @@ interface Block {
   start: number;
 }
 
-/** Samples taken from the queue: one request's worth, in time order per series. */
+/** Samples taken from the queue: one request's worth, in time order per series (views, no copies). */
 export interface Taken {
-  timeseries: TimeSeries[];
+  timeseries: SeriesColumns[];
   samples: number;
 }
 
@@ -56,19 +56,18 @@ export class SampleQueue {
 
   /** Removes up to maxSamples (at least one row) from the front, merged per series. */
   take(maxSamples: number): Taken {
-    const bySeries = new Map<Series, TimeSeries>();
+    const bySeries = new Map<Series, { labels: readonly Label[]; samples: SeriesColumns['samples'][number][] }>();
     let samples = 0;
     while (this.#blocks.length > 0) {
       const block = this.#blocks[0];
       const room = Math.floor((maxSamples - samples) / block.series.length);
       const rows = Math.min(block.timestampsMs.length - block.start, samples === 0 ? Math.max(room, 1) : room);
       if (rows === 0) break;
+      const timestampsMs = block.timestampsMs.subarray(block.start, block.start + rows);
       block.series.forEach((s, i) => {
         let out = bySeries.get(s);
         if (!out) bySeries.set(s, (out = { labels: s.labels, samples: [] }));
-        for (let r = block.start; r < block.start + rows; r++) {
-          out.samples.push({ value: block.values[i][r], timestamp: block.timestampsMs[r] });
-        }
+        out.samples.push({ timestampsMs, values: block.values[i].subarray(block.start, block.start + rows) });
       });
       samples += this.#advance(block, rows);
     }
