@@ -45,6 +45,7 @@ mkdirSync(outDir, { recursive: true });
 const cells = plan(args.quick!);
 const target = args.rapl ? raplTarget() : await fakeTarget();
 const progress = new Progress();
+for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => progress.stop(`stopped by ${signal}`));
 const started = Date.now();
 const results: CellResult[] = [];
 try {

@@ -91,10 +91,12 @@ export async function runCell(plan: CellPlan, target: Target, progress: Progress
     await progress.wait(`Prometheus down`, plan.outageS);
     await Promise.all(lanes.map((lane) => lane.prometheus.start()));
     const upMs = Date.now();
-    // Until what each strategy can still deliver has arrived: remote write retries after
-    // at most 5 s of backoff, a scrape comes within one interval.
-    await progress.wait('recovering', plan.intervalS + 6);
+    // Until what each strategy can still deliver has arrived. Both remote write's queue
+    // and multirate's window deliver oldest first, so a sample newer than the restart
+    // means the outage's samples came before it, if they came at all.
+    progress.say('recovering');
     await Promise.all(lanes.map((lane) => until(lane, upMs)));
+    await progress.wait('recovering', 1);
 
     progress.say('reading the results from Prometheus');
     const results: StrategyResult[] = [];
@@ -185,6 +187,7 @@ async function readLane(
   const outageStored = (await prometheus.points(power(strategy), outage.downMs, outage.upMs)).length;
   const outageExpected = (storedPerS * (outage.upMs - outage.downMs)) / 1000;
   const outageLost = Math.max(0, Math.floor(outageExpected) - outageStored);
+  const gaps = stored.slice(1).map(([ms], i) => ms - stored[i]![0]);
 
   const pid = lane.exporter!.server.child.pid!;
   return {
@@ -193,6 +196,7 @@ async function readLane(
     storedPerS,
     // Two rates estimated over the same span: a ratio a hair over 1 is noise, not extra samples.
     completeness: Math.min(1, storedPerS / sampledPerS),
+    maxGapMs: gaps.length > 0 ? Math.max(...gaps) : NaN,
     meanPowerW: await prometheus.scalar(`avg_over_time(${power(strategy)}${range})`, last.ms),
     ratePowerW: await prometheus.scalar(`rate(${energy(strategy)}${range})`, last.ms),
     burst: burstReading,
@@ -207,7 +211,7 @@ async function readLane(
     latencySamples: latencies.length,
     outageExpected,
     outageStored,
-    outageLostPct: outageExpected > 0 ? (outageLost / outageExpected) * 100 : NaN,
+    outageLostPct: outageExpected >= 1 ? (outageLost / Math.floor(outageExpected)) * 100 : NaN,
   };
 }
 

@@ -5,6 +5,12 @@ import { setTimeout as sleep } from 'node:timers/promises';
 export class Progress {
   #prefix = '';
   #tty = Boolean(process.stderr.isTTY);
+  #stopped: string | undefined;
+
+  /** Makes the next wait throw, so that the cell's clean-up stops every process it started. */
+  stop(reason: string): void {
+    this.#stopped = reason;
+  }
 
   cell(index: number, total: number, label: string): void {
     this.#prefix = `[cell ${index}/${total}] ${label}`;
@@ -20,6 +26,7 @@ export class Progress {
     const end = Date.now() + seconds * 1000;
     if (!this.#tty) this.say(`${phase} (${seconds} s)`);
     while (Date.now() < end) {
+      if (this.#stopped) throw new Error(`compare: ${this.#stopped}`);
       if (this.#tty) this.say(`${phase} (${Math.ceil((end - Date.now()) / 1000)} s left)`);
       await sleep(Math.min(1000, end - Date.now()));
     }

@@ -17,9 +17,10 @@ const pct = (value: number | null | undefined, digits = 1) => (value === null ||
 const errorPct = (measured: number, truth: number | null) => (truth === null ? NaN : ((measured - truth) / truth) * 100);
 const signed = (value: number) => (Number.isFinite(value) ? `${value >= 0 ? '+' : ''}${num(value, 1)} %` : '—');
 
-function table(header: string[], rows: string[][]): string {
+/** A Markdown table: the first column (labels) left-aligned, the figures right-aligned unless `text`. */
+function table(header: string[], rows: string[][], text = false): string {
   const line = (cells: string[]) => `| ${cells.join(' | ')} |`;
-  return [line(header), line(header.map((_, i) => (i === 0 ? '---' : '---:'))), ...rows.map(line)].join('\n');
+  return [line(header), line(header.map((_, i) => (i === 0 || text ? '---' : '---:'))), ...rows.map(line)].join('\n');
 }
 
 const cellLabel = (cell: CellResult) => `${cell.rateHz} Hz, ${cell.intervalS} s`;
@@ -62,6 +63,7 @@ function machine(c: Comparison): string {
   return table(
     ['CPUs (nproc)', 'CPU', 'kernel', 'Node', 'Prometheus', 'counters'],
     [[String(m.cpus), m.cpuModel, m.kernel, m.node, m.prometheus, m.source]],
+    true,
   );
 }
 
@@ -185,7 +187,10 @@ ${perCell(c, [
   ['sampled/s', (s) => num(s.sampledPerS, 0)],
   ['stored/s', (s) => num(s.storedPerS, 2)],
   ['complete', (s) => pct(s.completeness * 100)],
+  ['max gap ms', (s) => num(s.maxGapMs, 0)],
 ])}
+
+Max gap: the longest time between two stored samples of the series in the steady span.
 
 ${chart('resolution.svg', 'samples stored per second per series against the sampling rate')}
 ${words.resolution}

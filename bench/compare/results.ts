@@ -25,6 +25,8 @@ export interface StrategyResult {
   storedPerS: number;
   /** stored / sampled, 0..1. */
   completeness: number;
+  /** The longest time between two stored samples (a scrape lost, a stalled sampler...). */
+  maxGapMs: number;
   // Accuracy.
   /** avg_over_time of the power gauge over the steady span. */
   meanPowerW: number;
