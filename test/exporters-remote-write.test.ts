@@ -134,7 +134,7 @@ test('requests follow remote write 1.0: headers, snappy block, sorted labels, ti
 
 test('a 503 and a 429 are retried with the same request; a 400 is not', async (t) => {
   const receiver = await scriptedReceiver(t, [503, 429, 204, 400]);
-  const { stats, errors } = await pushFor(t, 1200, { url: receiver.url, auth: { username: 'u', password: 'p' } });
+  const { stats, errors } = await pushFor(t, 2000, { url: receiver.url, auth: { username: 'u', password: 'p' } });
   const [first, second, third, rejected, next] = receiver.received;
   t.is(first.headers.authorization, `Basic ${Buffer.from('u:p').toString('base64')}`);
   t.true(second.body.equals(first.body) && third.body.equals(first.body), 'retried as it was');
@@ -178,4 +178,17 @@ test('close() gives up within closeTimeoutMs on a receiver that never answers, c
   t.is(stats.sent, 0);
   t.is(stats.queued, 0);
   t.true(stats.dropped >= 400, `${stats.dropped} dropped`);
+});
+
+test('a push interval longer than the drains batches them: the sampler is still drained every second', async (t) => {
+  const receiver = await scriptedReceiver(t);
+  const { sampler } = await fakeMachine(t, 200);
+  const exporter = startRemoteWriteExporter({ sampler, url: receiver.url, pushIntervalMs: 3000 });
+  await sleep(4600);
+  const before = receiver.received.length;
+  await exporter.close();
+  t.is(before, 2, 'the first drain at once, then the next ones together');
+  const samples = (r: Received) => r.timeseries.find((s) => s.labels.some((l) => l.value === 'psys') && s.labels.some((l) => l.value === 'wattmeter_energy_joules_total'))!.samples.length;
+  t.true(samples(receiver.received[1]) > 1.5 * 200, `${samples(receiver.received[1])} samples of a series in the second request`);
+  t.is(sampler.stats().dropped, 0);
 });

@@ -29,7 +29,11 @@ export interface RemoteWriteOptions {
   sampler: Sampler;
   /** The receiver, e.g. http://localhost:9090/api/v1/write (Prometheus with --web.enable-remote-write-receiver). */
   url: string;
-  /** How often to drain the sampler and push, in ms (default 1000). */
+  /**
+   * A request goes out when maxSamplesPerRequest samples are waiting, or this long after
+   * the previous one began (default 1000 ms). The sampler is drained at least every second
+   * whatever this is, so that its ring never overflows.
+   */
   pushIntervalMs?: number;
   auth?: RemoteWriteAuth;
   /** Sent with every request, e.g. X-Scope-OrgID for Mimir or Cortex. */
@@ -69,6 +73,8 @@ export interface RemoteWriteStats {
 
 const EXPORTER = 'remote_write';
 const QUEUE_SECONDS = 600;
+// The sampler's ring holds 10 s by default: drain well within that, however slow the pushes.
+const MAX_DRAIN_INTERVAL_MS = 1000;
 const VERSION: string = createRequire(import.meta.url)('../../../package.json').version;
 
 export class RemoteWriteExporter {
@@ -79,7 +85,7 @@ export class RemoteWriteExporter {
   #target: Labels;
   #folder: MillisecondFolder;
   #dataSeries: Series[];
-  #selfSeries = new Map<string, Series>();
+  #seriesByKey = new Map<string, Series>();
   #queue: SampleQueue;
   #drainer: Drainer;
   #stats: RemoteWriteStats = { sent: 0, failed: 0, retried: 0, dropped: 0, queued: 0, requests: {}, lastSuccessMs: 0 };
@@ -115,12 +121,12 @@ export class RemoteWriteExporter {
     this.#dataSeries = [ENERGY, POWER].flatMap((info) =>
       sampler.domains.map((d) => this.#series(info, domainLabels(d, EXPORTER))),
     );
-    const pushIntervalMs = options.pushIntervalMs ?? 1000;
-    // Data: at most one sample per series per ms; self-monitoring: a few dozen series per push.
-    const perSecond = Math.min(sampler.rateHz, 1000) * this.#dataSeries.length + (32 * 1000) / pushIntervalMs;
+    const drainIntervalMs = Math.min(options.pushIntervalMs ?? 1000, MAX_DRAIN_INTERVAL_MS);
+    // Data: at most one sample per series per ms; self-monitoring: a few dozen series per drain.
+    const perSecond = Math.min(sampler.rateHz, 1000) * this.#dataSeries.length + (32 * 1000) / drainIntervalMs;
     this.#queue = new SampleQueue(options.queueCapacitySamples ?? Math.ceil(QUEUE_SECONDS * perSecond));
     this.#sending = this.#sendLoop();
-    this.#drainer = drainEvery(sampler, pushIntervalMs, (batch, stats) => {
+    this.#drainer = drainEvery(sampler, drainIntervalMs, (batch, stats) => {
       this.#enqueueData(this.#folder.push(batch));
       this.#enqueueSelf(stats);
     });
@@ -149,8 +155,8 @@ export class RemoteWriteExporter {
   #series(info: MetricInfo, labels: Labels): Series {
     const all = { ...labels, ...this.#target };
     const key = `${info.name}${JSON.stringify(Object.entries(all).sort())}`;
-    let series = this.#selfSeries.get(key);
-    if (!series) this.#selfSeries.set(key, (series = { labels: sortedLabels(info.name, all) }));
+    let series = this.#seriesByKey.get(key);
+    if (!series) this.#seriesByKey.set(key, (series = { labels: sortedLabels(info.name, all) }));
     return series;
   }
 
@@ -184,18 +190,32 @@ export class RemoteWriteExporter {
   }
 
   async #sendLoop(): Promise<void> {
+    const { pushIntervalMs = 1000, maxSamplesPerRequest = 10_000 } = this.#options;
+    let dueMs = 0; // when a request may go out with less than a full batch
     while (!this.#abort.signal.aborted) {
-      if (this.#queue.length === 0) {
-        if (this.#closing) return;
-        await new Promise<void>((resolve) => (this.#wake = resolve));
-        this.#wake = undefined;
+      const waiting = this.#queue.length;
+      if (waiting === 0 && this.#closing) return;
+      if (waiting === 0 || (waiting < maxSamplesPerRequest && !this.#closing && Date.now() < dueMs)) {
+        await this.#nap(waiting === 0 ? undefined : dueMs - Date.now());
         continue;
       }
-      const taken = this.#queue.take(this.#options.maxSamplesPerRequest ?? 10_000);
+      dueMs = Date.now() + pushIntervalMs;
+      const taken = this.#queue.take(maxSamplesPerRequest);
       this.#inFlight = taken.samples;
       await this.#send(taken);
       this.#inFlight = 0;
     }
+  }
+
+  /** Waits for new samples, close(), or ms (forever if undefined). */
+  async #nap(ms: number | undefined): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    await new Promise<void>((resolve) => {
+      this.#wake = resolve;
+      if (ms !== undefined) timer = setTimeout(resolve, ms);
+    });
+    clearTimeout(timer);
+    this.#wake = undefined;
   }
 
   /** Sends one request until it is accepted, rejected for good, or close() times out. */
@@ -241,7 +261,7 @@ export class RemoteWriteExporter {
   }
 }
 
-/** Starts the sampler (if needed), drains it every pushIntervalMs and pushes. */
+/** Starts the sampler (if needed), drains it on a timer and pushes. */
 export function startRemoteWriteExporter(options: RemoteWriteOptions): RemoteWriteExporter {
   return new RemoteWriteExporter(options);
 }
