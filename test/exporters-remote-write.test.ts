@@ -2,7 +2,8 @@
 // VictoriaMetrics) across an outage; the wire format, retries, the bounded queue and the
 // bounded close against a tiny scripted receiver.
 import test, { type ExecutionContext } from 'ava';
-import { createServer, type IncomingHttpHeaders } from 'node:http';
+import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { uncompressSync } from 'snappy';
@@ -69,9 +70,9 @@ interface Received {
  * A remote write receiver that answers the n-th request with script[n] (then 204), or
  * never answers if the status is 0, and keeps what it received.
  */
-async function scriptedReceiver(t: ExecutionContext, script: number[] = []): Promise<{ url: string; received: Received[] }> {
+async function scriptedReceiver(t: ExecutionContext, script: number[] = [], tls?: { key: string; cert: string }): Promise<{ url: string; received: Received[] }> {
   const received: Received[] = [];
-  const server = createServer(async (req, res) => {
+  const handle = async (req: IncomingMessage, res: ServerResponse) => {
     const chunks: Buffer[] = [];
     for await (const chunk of req) chunks.push(chunk as Buffer);
     const body = Buffer.concat(chunks);
@@ -80,14 +81,15 @@ async function scriptedReceiver(t: ExecutionContext, script: number[] = []): Pro
     const samples = timeseries.reduce((n, s) => n + s.samples.length, 0);
     received.push({ url: req.url!, headers: req.headers, body, status, timeseries, samples });
     if (status !== 0) res.writeHead(status).end(status === 204 ? undefined : `scripted ${status}`);
-  });
+  };
+  const server = tls ? createHttpsServer(tls, handle) : createServer(handle);
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
   t.teardown(() => {
     server.closeAllConnections();
     server.close();
   });
-  return { url: `http://127.0.0.1:${(server.address() as { port: number }).port}/api/v1/write`, received };
+  return { url: `http${tls ? 's' : ''}://127.0.0.1:${(server.address() as { port: number }).port}/api/v1/write`, received };
 }
 
 async function pushFor(t: ExecutionContext, ms: number, options: Omit<RemoteWriteOptions, 'sampler'>) {
@@ -191,4 +193,34 @@ test('a push interval longer than the drains batches them: the sampler is still 
   const samples = (r: Received) => r.timeseries.find((s) => s.labels.some((l) => l.value === 'psys') && s.labels.some((l) => l.value === 'wattmeter_energy_joules_total'))!.samples.length;
   t.true(samples(receiver.received[1]) > 1.5 * 200, `${samples(receiver.received[1])} samples of a series in the second request`);
   t.is(sampler.stats().dropped, 0);
+});
+
+// A self-signed certificate for 127.0.0.1, valid 2000-2100: a test fixture, not a secret.
+const TEST_TLS = {
+  key: `-----BEGIN PRIVATE KEY-----
+MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgS8/3SJzmSMm6WyU7
+d51BVHN3k97hH73d/PfbO9SGzCShRANCAASUBNg6VtNsCNSrbSDHrCDm9PqFXB4y
+E/Uc2jN9EVaWHSwLwH0o4rLl50NyUh7OhWYxBws6ipUfySWGnYZ+GdKq
+-----END PRIVATE KEY-----`,
+  cert: `-----BEGIN CERTIFICATE-----
+MIIBSTCB8aADAgECAgEBMAoGCCqGSM49BAMCMBQxEjAQBgNVBAMMCTEyNy4wLjAu
+MTAgFw0wMDAxMDEwMDAwMDBaGA8yMTAwMDEwMTAwMDAwMFowFDESMBAGA1UEAwwJ
+MTI3LjAuMC4xMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAElATYOlbTbAjUq20g
+x6wg5vT6hVweMhP1HNozfRFWlh0sC8B9KOKy5edDclIezoVmMQcLOoqVH8klhp2G
+fhnSqqMyMDAwDwYDVR0RBAgwBocEfwAAATAdBgNVHQ4EFgQUh5TTKHcnHgwxh+pB
+RX4hrerjhyMwCgYIKoZIzj0EAwIDRwAwRAIgc6mJfmiWMR9DyDo4Sl1fQvlGN3fV
+nHzAHmCYSecFuJICIESobgsbrNB3ybzCsX47mFJPPwWvk+XBZjD60PeqX+Ra
+-----END CERTIFICATE-----`,
+};
+
+test('https: the receiver certificate is checked, against a private CA when one is given', async (t) => {
+  const receiver = await scriptedReceiver(t, [], TEST_TLS);
+  const trusted = await pushFor(t, 800, { url: receiver.url, tls: { ca: TEST_TLS.cert } });
+  t.true(trusted.stats.sent > 0);
+  t.deepEqual(trusted.errors, []);
+  const before = receiver.received.length;
+  const untrusted = await pushFor(t, 800, { url: receiver.url, closeTimeoutMs: 200 });
+  t.is(untrusted.stats.sent, 0);
+  t.is(receiver.received.length, before);
+  t.regex(untrusted.errors[0], /: error self[- ]signed certificate; will retry/);
 });
