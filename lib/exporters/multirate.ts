@@ -14,6 +14,13 @@
 //   millisecond is only emitted once complete, and power is fixed when it is folded.
 // The cost: each sample crosses the network windowMs / scrape_interval times.
 //
+// Prometheus versions: 2.42 (Debian bookworm, tested here), 2.53.3+, 2.54.1+ and every
+// 3.x store all the lines of a series in one scrape; 2.52.0 to 2.53.2 and 2.54.0 keep
+// only one of them per scrape (prometheus/prometheus#14503, #14685). Series with explicit
+// timestamps get no staleness markers: when the exporter stops, queries see the last
+// sample for the lookback delta (5 min). Prometheus's docs discourage timestamps in
+// exposition; this exporter exists to measure that trade-off against the other two.
+//
 // Each drain renders its samples to text once (a chunk); a scrape only concatenates the
 // chunks of the window, so serving it again, or to several servers, costs no formatting.
 import type { Batch, Domain } from '../batch.js';
