@@ -1,7 +1,7 @@
 // Reading a short power burst back from what one strategy stored: the power samples whose
 // windows cover it (energy above base, peak, how narrowly they place it) and the energy
 // counter around it. Pure functions of the stored points.
-import type { Point } from './prometheus.js';
+import type { Point } from '../../test/helpers/stack-prometheus.js';
 import type { BurstReading } from './results.js';
 import type { Strategy } from './strategies.js';
 
@@ -38,6 +38,21 @@ export function readBurst(strategy: Strategy, power: Point[], energy: Point[], b
     peakW,
     counterJ,
     locatedMs: peakW === null ? null : to - from,
-    points: power.map(([ms, watts]) => ({ ms: ms - burst.onMs, watts })),
+    points: chartPoints(power.map(([ms, watts]) => ({ ms: ms - burst.onMs, watts }))),
   };
+}
+
+/** How far around the burst the chart looks, ms. */
+export const CHART_WINDOW_MS = 600;
+
+/**
+ * The points the chart needs: those within its window, and the nearest one outside on
+ * each side, so that a step line still crosses the window where samples are sparse.
+ */
+export function chartPoints(points: { ms: number; watts: number }[]): { ms: number; watts: number }[] {
+  const first = points.findIndex((p) => p.ms >= -CHART_WINDOW_MS);
+  if (first === -1) return points.slice(-1);
+  let last = points.findIndex((p) => p.ms > CHART_WINDOW_MS);
+  if (last === -1) last = points.length - 1;
+  return points.slice(Math.max(0, first - 1), last + 1);
 }

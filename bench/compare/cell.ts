@@ -12,7 +12,7 @@ import { percentile, pollLatency } from './latency.js';
 import { DOMAIN, type Target } from './machine.js';
 import { cpuSeconds, peakRssBytes } from './proc.js';
 import type { Progress } from './progress.js';
-import { StackPrometheus, type Point } from './prometheus.js';
+import { StackPrometheus, type Point } from '../../test/helpers/stack-prometheus.js';
 import type { BurstTruth, CellResult, StrategyResult } from './results.js';
 import { STRATEGIES, scrapeTargets, startExporter, type RunningExporter, type Strategy } from './strategies.js';
 import { WireMeter } from './wire.js';

@@ -3,9 +3,12 @@
 // strategy and one panel per interval; and the 50 ms burst as each strategy stored it.
 import * as vega from 'vega';
 import * as vl from 'vega-lite';
+import { CHART_WINDOW_MS, chartPoints } from './burst.js';
 import type { CellResult, Comparison } from './results.js';
 
-const COLORS = { domain: ['simple', 'multirate', 'remote_write', 'truth'], range: ['#e45756', '#4c78a8', '#54a24b', '#888888'] };
+// The same colour for a strategy in every chart; the truth only where there is one.
+const STRATEGY_COLORS = { domain: ['simple', 'multirate', 'remote_write'], range: ['#e45756', '#4c78a8', '#54a24b'] };
+const WITH_TRUTH = { domain: [...STRATEGY_COLORS.domain, 'truth'], range: [...STRATEGY_COLORS.range, '#888888'] };
 
 async function svg(spec: vl.TopLevelSpec): Promise<string> {
   const view = new vega.View(vega.parse(vl.compile(spec).spec), { renderer: 'none' });
@@ -33,13 +36,11 @@ function againstRate(c: Comparison, field: string, title: string, pick: (s: Cell
       encoding: {
         x: { field: 'rateHz', type: 'quantitative', scale: { type: 'log' }, title: 'sampling rate (Hz)' },
         y: { field, type: 'quantitative', scale: { type: 'log' }, title },
-        color: { field: 'strategy', type: 'nominal', scale: COLORS },
+        color: { field: 'strategy', type: 'nominal', scale: STRATEGY_COLORS },
       },
     },
   };
 }
-
-const WINDOW_MS = 1200;
 
 /** Stored power around the burst, and the truth, one panel per cell. */
 function burst(c: Comparison): vl.TopLevelSpec | undefined {
@@ -49,8 +50,8 @@ function burst(c: Comparison): vl.TopLevelSpec | undefined {
     const labels = { rate: `${cell.rateHz} Hz`, rateHz: cell.rateHz, interval: interval(cell), intervalS: cell.intervalS };
     const base = cell.truthW!;
     const peak = base + cell.burst!.extraW;
-    const truth = [[-WINDOW_MS, base], [0, base], [cell.burst!.durationMs, peak], [WINDOW_MS, base]].map(([ms, watts]) => ({ ...labels, strategy: 'truth', ms, watts }));
-    const stored = cell.strategies.flatMap((s) => (s.burst?.points ?? []).map((p) => ({ ...labels, strategy: s.strategy, ...p })));
+    const truth = [[-CHART_WINDOW_MS, base], [0, base], [cell.burst!.durationMs, peak], [CHART_WINDOW_MS, base]].map(([ms, watts]) => ({ ...labels, strategy: 'truth', ms, watts }));
+    const stored = cell.strategies.flatMap((s) => chartPoints(s.burst?.points ?? []).map((p) => ({ ...labels, strategy: s.strategy, ...p })));
     return [...truth, ...stored];
   });
   return {
@@ -66,9 +67,9 @@ function burst(c: Comparison): vl.TopLevelSpec | undefined {
       height: 140,
       mark: { type: 'line', interpolate: 'step-before', clip: true, strokeWidth: 1.5 },
       encoding: {
-        x: { field: 'ms', type: 'quantitative', scale: { domain: [-WINDOW_MS, WINDOW_MS] }, title: 'ms from the burst' },
+        x: { field: 'ms', type: 'quantitative', scale: { domain: [-CHART_WINDOW_MS, CHART_WINDOW_MS] }, title: 'ms from the burst' },
         y: { field: 'watts', type: 'quantitative', title: 'W' },
-        color: { field: 'strategy', type: 'nominal', scale: COLORS },
+        color: { field: 'strategy', type: 'nominal', scale: WITH_TRUTH },
         strokeDash: { condition: { test: "datum.strategy === 'truth'", value: [4, 3] }, value: [1, 0] },
       },
     },

@@ -31,8 +31,4 @@ export class Progress {
       await sleep(Math.min(1000, end - Date.now()));
     }
   }
-
-  done(text: string): void {
-    process.stderr.write(this.#tty ? `\r\x1b[K${text}\n` : `${text}\n`);
-  }
 }

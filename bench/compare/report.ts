@@ -158,8 +158,11 @@ Each cell of the matrix (sampling rate x scrape or push interval) runs the three
 counters: each exporter is its example program (\`node dist/examples/<name>.js\`, configured by the environment) in its
 own process, with its own Prometheus ${c.machine.prometheus} started through \`prometheus/entrypoint.sh\` on the
 configuration \`prometheus/write-config.sh\` writes (scrape interval and timeout = the cell's interval; remote write pushes
-at the same interval), each link through a loopback relay that counts the bytes. The counters are ${c.machine.source}:
-five zones, \`package-0\` at ${c.cells[0]?.truthW ?? '?'} W, every figure read from that series. Per cell:
+at the same interval), each link through a loopback relay that counts the bytes. The counters: ${
+    c.cells[0]?.truthW == null
+      ? "the host's own RAPL counters"
+      : `a fake powercap tree (the tests' five zones, advanced every 1 ms by a writer process), \`package-0\` at ${c.cells[0].truthW} W`
+  }; every figure is read from the \`package-0\` series. Per cell:
 
 1. start, wait for data, one interval to settle;
 2. a steady span (${range(c.cells.map((cell) => cell.steadyS), (x) => `${x} s`)}) with no queries: exporter CPU from

@@ -4,7 +4,7 @@
 import path from 'node:path';
 import { startServer, type Server } from '../../test/helpers/servers.js';
 import { ROOT } from './paths.js';
-import type { ScrapeTargets } from './prometheus.js';
+import type { ScrapeTargets } from '../../test/helpers/stack-prometheus.js';
 
 export type StrategyName = 'simple' | 'multirate' | 'remote_write';
 

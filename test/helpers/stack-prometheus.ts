@@ -1,15 +1,17 @@
-// The Prometheus of one strategy in one cell: Debian's (or the one on PATH), started the
-// way the shipped stack starts it, through prometheus/entrypoint.sh and the configuration
-// prometheus/write-config.sh writes, with its paths moved to a temporary directory and its
-// targets to loopback. Lifecycle and queries come from the exporter tests' harness
-// (Store); this adds what the comparison reads: raw samples, Prometheus's own metrics and
-// the size of its data directory.
+// Prometheus as the shipped stack starts it: Debian's (or the one on PATH) through
+// prometheus/entrypoint.sh, on the configuration prometheus/write-config.sh writes, with
+// the container's paths moved to a temporary directory and the scrape targets to
+// loopback. Lifecycle and queries come from the exporter tests' harness (Store); this adds
+// what the strategy comparison (bench/compare) reads: raw samples, Prometheus's own
+// metrics and the size of its data directory.
 import { mkdtempSync, readdirSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { Store } from '../../test/helpers/prometheus.js';
-import { freePort } from '../../test/helpers/servers.js';
-import { ROOT } from './paths.js';
+import { fileURLToPath } from 'node:url';
+import { Store } from './prometheus.js';
+import { freePort } from './servers.js';
+
+const ROOT = fileURLToPath(new URL('../../..', import.meta.url)); // dist/test/helpers -> repository
 
 export interface ScrapeTargets {
   /** host:port lists for write-config.sh; empty for none. */
@@ -30,9 +32,9 @@ export class StackPrometheus extends Store {
     this.#intervalS = intervalS;
   }
 
-  /** A port for it, to point a relay at before it starts. */
+  /** Prepared, not started: its port is known, to point a relay at it before it starts. */
   static async create(targets: ScrapeTargets, intervalS: number): Promise<StackPrometheus> {
-    const dir = mkdtempSync(path.join(tmpdir(), 'wattmeter-compare-'));
+    const dir = mkdtempSync(path.join(tmpdir(), 'wattmeter-stack-'));
     return new StackPrometheus(dir, await freePort(), targets, intervalS);
   }
 
@@ -95,7 +97,8 @@ export class StackPrometheus extends Store {
         const file = path.join(dir, entry.name);
         if (entry.isDirectory()) return total + walk(file);
         // queries.active is a fixed-size query log, not samples.
-        return entry.name === 'queries.active' ? total : total + statSync(file).size;
+        // A file Prometheus removes meanwhile (a WAL checkpoint) counts as gone.
+        return entry.name === 'queries.active' ? total : total + (statSync(file, { throwIfNoEntry: false })?.size ?? 0);
       }, 0);
     return walk(this.dataDir);
   }
