@@ -41,7 +41,7 @@ export interface MultirateExporterOptions extends MetricsServerOptions {
   drainIntervalMs?: number;
 }
 
-export const DEFAULT_WINDOW_MS = 30_000;
+const DEFAULT_WINDOW_MS = 30_000;
 const EXPORTER = 'multirate';
 
 /** The text of one drain's samples: per domain, its energy lines and its power lines. */
