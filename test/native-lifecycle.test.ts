@@ -73,6 +73,66 @@ test('stats: ticks, lateness, how often each value changed, and realtime or why 
   t.is(sampler.stats().elapsedS, s.elapsedS);
 });
 
+test('stop and start again: the energy stays cumulative and the time stopped is not counted', async (t) => {
+  const root = testRoot(t);
+  const writer = await startWriter(t, fakePowercap(root, fiveZones()));
+  const sampler = new (addon().Sampler)(resolveSamplerOptions({ sysfsRoot: root, rateHz: 500 }));
+  t.teardown(() => sampler.close());
+  // Runs the sampler for a while on frozen counters, and says for how long at most.
+  const runFrozen = async () => {
+    await writer.pause();
+    const before = performance.now();
+    sampler.start();
+    await sleep(100);
+    sampler.stop();
+    const columns = sampler.drain();
+    return { columns, n: columns.length / 6, ms: performance.now() - before };
+  };
+  const first = await runFrozen();
+  const stopped = await writer.snapshot();
+  await writer.resume();
+  await sleep(300); // the writer delivers energy while the sampler is stopped
+  await writer.pause();
+  const restarted = await writer.snapshot();
+  const second = await runFrozen();
+  await writer.resume();
+
+  t.true(second.columns[0] > first.columns[first.n - 1] + 250, 'the gap shows in the timestamps');
+  sampler.domains.forEach((domain, d) => {
+    // The energy of the stopped spell is all in the first tick after it: cumulative.
+    const gapUj = second.columns[(d + 1) * second.n] - first.columns[(d + 1) * first.n + first.n - 1];
+    const deliveredUj = (restarted[domain.name].energyJ - stopped[domain.name].energyJ) * 1e6;
+    t.true(Math.abs(gapUj - deliveredUj) <= 1, `${domain.name}: ${gapUj} uJ across the gap, ${deliveredUj} delivered`);
+  });
+  const { elapsedS } = sampler.stats();
+  t.true(elapsedS > 0.2 && elapsedS * 1000 <= first.ms + second.ms, `${elapsedS} s running`);
+});
+
+test('realtime scheduling refused: the sampler runs anyway and says why', async (t) => {
+  const root = testRoot(t);
+  fakePowercap(root, fiveZones());
+  // Another user, without CAP_SYS_NICE or an RLIMIT_RTPRIO: SCHED_FIFO is refused.
+  const script = `
+    import { addon } from '${LIB}native.js';
+    import { resolveSamplerOptions } from '${LIB}options.js';
+    const sampler = new (addon().Sampler)(resolveSamplerOptions({ sysfsRoot: ${JSON.stringify(root)}, realtime: true }));
+    sampler.start();
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const { realtime, notes, ticks } = sampler.stats();
+    sampler.close();
+    console.log(JSON.stringify({ realtime, notes, ticks }));`;
+  const stdout = await new Promise<string>((resolve, reject) =>
+    execFile(process.execPath, ['--input-type=module', '-e', script], { uid: 65534, gid: 65534 }, (error, out, err) =>
+      error ? reject(new Error(err)) : resolve(out),
+    ),
+  );
+  const out = JSON.parse(stdout);
+  t.false(out.realtime);
+  t.true(out.ticks > 0);
+  t.is(out.notes.length, 1);
+  t.regex(out.notes[0], /SCHED_FIFO\) refused: Operation not permitted; it needs root, CAP_SYS_NICE or an RLIMIT_RTPRIO/);
+});
+
 test('errors carry a code and the file at fault', (t) => {
   const root = testRoot(t);
   const options = (extra: Partial<NativeOptions>) => ({ ...resolveSourceOptions({ sysfsRoot: root, procRoot: root }), ...extra });
@@ -110,16 +170,21 @@ test('the addon works in a worker thread, and a worker ending with its sampler r
   await startWriter(t, fakePowercap(root, fiveZones()));
   const code = `
     import { parentPort } from 'node:worker_threads';
-    import { openSampler, powerWatts } from '${pathToFileURL(`${LIB}index.js`).href}';
-    const sampler = openSampler({ sysfsRoot: ${JSON.stringify(root)}, rateHz: 1000 }).start();
+    import { addon } from '${pathToFileURL(`${LIB}native.js`).href}';
+    import { resolveSamplerOptions } from '${pathToFileURL(`${LIB}options.js`).href}';
+    const sampler = new (addon().Sampler)(resolveSamplerOptions({ sysfsRoot: ${JSON.stringify(root)}, rateHz: 1000 }));
+    sampler.start();
     await new Promise((resolve) => setTimeout(resolve, 500));
-    parentPort.postMessage(powerWatts(sampler.drain(), 0));
+    const columns = sampler.drain();
+    const n = columns.length / 6;
+    parentPort.postMessage((columns[2 * n - 1] - columns[n]) / (columns[n - 1] - columns[0]) / 1000);
     // Never closed: the worker's cleanup must stop the thread.
     if (process.argv.includes('--linger')) setInterval(() => {}, 1000);`;
   const run = async (linger: boolean) => {
     const worker = new Worker(new URL(`data:text/javascript,${encodeURIComponent(code)}`), { argv: linger ? ['--linger'] : [] });
-    const [watts] = await once(worker, 'message');
-    const exitCode = linger ? await worker.terminate() : (await once(worker, 'exit'))[0];
+    const signal = AbortSignal.timeout(30_000); // fail clearly rather than hang the file
+    const [watts] = await once(worker, 'message', { signal });
+    const exitCode = linger ? await worker.terminate() : (await once(worker, 'exit', { signal }))[0];
     return { watts: watts as number, exitCode: exitCode as number };
   };
   const [ended, terminated] = await Promise.all([run(false), run(true)]);
@@ -134,8 +199,9 @@ test('a sampler left open does not keep the process alive, or crash it at exit',
   const run = (rateHz: number, ending: string) =>
     new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
       const script = `
-        import { openSampler } from '${LIB}index.js';
-        openSampler({ sysfsRoot: ${JSON.stringify(root)}, rateHz: ${rateHz} }).start();
+        import { addon } from '${LIB}native.js';
+        import { resolveSamplerOptions } from '${LIB}options.js';
+        new (addon().Sampler)(resolveSamplerOptions({ sysfsRoot: ${JSON.stringify(root)}, rateHz: ${rateHz} })).start();
         setTimeout(() => { console.log('done'); ${ending} }, 200);`;
       execFile(process.execPath, ['--input-type=module', '-e', script], { timeout: 30_000 }, (error, stdout, stderr) =>
         resolve({ code: error ? ((error as { code?: number }).code ?? null) : 0, stdout, stderr }),
