@@ -1,208 +1,291 @@
-// What measure() and EnergyMeter make of the ticks: boundaries, timelines, short,
-// nested and concurrent segments, on a virtual sampler whose energy is known exactly.
-import test from 'ava';
+// What measure() and EnergyMeter make of the ticks: boundaries, timelines, short, nested
+// and concurrent segments, idle domains, a gap. All on the real native sampler reading a
+// fake powercap tree that the writer process advances in place at known watts: the RAPL
+// hardware is the only thing faked.
+//
+// Tolerances: the writer is a separate process on a busy 2-core VM. When it stalls, the
+// fake counters really stand still and then jump, and the reports show what the counters
+// did: a stall at a boundary moves that much energy across it, and a stall inside a
+// timeline bin empties that bin and overfills the next. So energies are checked within
+// 5 % over segments of 500 ms or more, a timeline by its median bin (within 5 %) and by
+// most of its bins (within 25 %), and a peak by where it is and its lower bound.
+import test, { type ExecutionContext } from 'ava';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { EnergyMeter, feedFor, measure, type EnergyReport } from '../lib/index.js';
+import { EnergyMeter, feedFor, measure, openSampler, type EnergyReport, type Sampler } from '../lib/index.js';
 import { nowMs } from '../lib/meter/feed.js';
-import { VirtualSampler } from './helpers/virtual-sampler.js';
+import { FakeWriter, fakePowercap, removeRoot, tempRoot, type PowercapZoneSpec } from './helpers/fake-rapl.js';
 
 const spin = (ms: number) => {
   const end = performance.now() + ms;
   while (performance.now() < end);
 };
 
-function constant(watts = 20, options = {}) {
-  return new VirtualSampler([{ name: 'package-0', watts: () => watts }], options);
-}
-
 /** Relative error of `got` against `want`. */
 const off = (got: number, want: number) => Math.abs(got - want) / want;
 
-function exactJoules(sampler: VirtualSampler, report: EnergyReport, d = 0): number {
-  return sampler.joules(d, report.startMs, report.endMs);
+const median = (values: ArrayLike<number>) => {
+  const sorted = Array.from(values).sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)];
+};
+
+/** A timeline at `watts` despite the writer's stalls: median within 5 %, 80 % of bins within 25 %. */
+function assertFlat(t: ExecutionContext, bins: ArrayLike<number>, watts: number, what: string) {
+  const values = Array.from(bins);
+  t.true(off(median(values), watts) < 0.05, `${what}: median bin ${median(values)} W, want ${watts}`);
+  const near = values.filter((w) => off(w, watts) < 0.25).length;
+  t.true(near >= 0.8 * values.length, `${what}: ${near} of ${values.length} bins within 25 % of ${watts} W: ${values.map((w) => w.toFixed(1))}`);
 }
 
-test('a sync function at constant power: joules, mean watts and a flat timeline', async (t) => {
-  const virtual = constant(20);
-  const { result, energy } = await measure(() => (spin(100), 42), { sampler: virtual.asSampler() });
+// The zones a test can ask for, by the domain name wattmeter gives them.
+const ZONES: Record<string, Omit<PowercapZoneSpec, 'watts'>> = {
+  'package-0': { zone: 'intel-rapl:0', name: 'package-0' },
+  'uncore-0': { zone: 'intel-rapl:0:1', name: 'uncore' },
+  'dram-0': { zone: 'intel-rapl:0:2', name: 'dram' },
+};
+
+interface FakeMachine {
+  sampler: Sampler;
+  writer: FakeWriter;
+}
+
+/**
+ * A fake powercap tree with these domains at these watts, its writer (a counter update
+ * every ~1 ms, like RAPL) and a real sampler on it at rateHz (default 1 kHz, as
+ * measure()'s), not started: the feed starts it.
+ * Everything is closed and removed when the test ends.
+ */
+async function fakeMachine(t: ExecutionContext, watts: Record<string, number> = { 'package-0': 20 }, rateHz?: number): Promise<FakeMachine> {
+  const root = tempRoot();
+  const writer = await FakeWriter.start(fakePowercap(root, Object.entries(watts).map(([key, w]) => ({ ...ZONES[key], watts: w }))));
+  const sampler = openSampler({ sysfsRoot: root, ...(rateHz ? { rateHz } : {}) });
+  t.teardown(async () => {
+    sampler.close();
+    await writer.stop();
+    removeRoot(root);
+  });
+  t.deepEqual(sampler.domains.map((d) => d.name), Object.keys(watts));
+  t.is(sampler.source, 'powercap');
+  return { sampler, writer };
+}
+
+/** Checks joules and mean watts of a segment at constant power, within 5 %. */
+function assertConstant(t: ExecutionContext, energy: EnergyReport, domain: string, watts: number) {
+  const got = energy.domains[domain];
+  const want = (watts * energy.durationMs) / 1000;
+  if (off(got.joules, want) > 0.02) t.log(`DEV ${energy.tag} ${domain} ${(100 * (got.joules / want - 1)).toFixed(1)} %`);
+  t.true(off(got.joules, want) < 0.05, `${energy.tag} ${domain}: ${got.joules} J over ${energy.durationMs} ms, want ${want}`);
+  t.true(off(got.watts, watts) < 0.05, `${energy.tag} ${domain}: ${got.watts} W, want ${watts}`);
+  t.true(got.resolved, `${energy.tag} ${domain}: ${JSON.stringify(got)}`);
+  t.true(got.minJoules <= got.joules && got.joules <= got.maxJoules, `${energy.tag} ${domain}: ${JSON.stringify(got)}`);
+}
+
+// A sampler thread that runs late on a busy machine leaves a gap in the ticks, which a
+// report rightly mentions; any other warning is a failure.
+const notGaps = (energy: EnergyReport) => energy.warnings.filter((w) => !/^No tick for /.test(w));
+
+// One test at a time: ten writers and ten sampler threads at once would only measure how
+// busy the VM is.
+test.serial('a sync function at constant power: joules, mean watts and a flat timeline', async (t) => {
+  const { sampler } = await fakeMachine(t);
+  const { result, energy } = await measure(() => (spin(500), 42), { sampler });
   t.is(result, 42);
   t.is(energy.tag, 'measure');
   t.is(energy.source, 'powercap');
+  t.true(energy.durationMs >= 500);
+  assertConstant(t, energy, 'package-0', 20);
   const pkg = energy.domains['package-0'];
-  t.true(energy.durationMs >= 100);
-  t.true(off(pkg.joules, exactJoules(virtual, energy)) < 0.01, `${pkg.joules} J`);
-  t.true(off(pkg.watts, 20) < 0.01, `${pkg.watts} W`);
-  t.true(pkg.resolved);
-  t.true(pkg.minJoules <= pkg.joules && pkg.joules <= pkg.maxJoules);
-  t.true(off(pkg.updateIntervalMs, 1) < 0.1, `${pkg.updateIntervalMs} ms between updates`);
+  // The writer updates the counter every millisecond or a little more (a Node timer, late
+  // when the VM is busy).
+  t.true(pkg.updateIntervalMs >= 0.9 && pkg.updateIntervalMs < 5, `${pkg.updateIntervalMs} ms between updates`);
   const watts = energy.timeline.watts['package-0'];
   t.is(watts.length, energy.timeline.timestampsMs.length);
   t.true(watts.length >= 5, `${watts.length} bins`);
   t.true(energy.timeline.stepMs >= 9.5, `bins of ${energy.timeline.stepMs} ms: ten counter updates at least`);
-  for (const w of watts) t.true(off(w, 20) < 0.1, `bin ${w} W`);
-  t.deepEqual(energy.warnings, []);
+  assertFlat(t, watts, 20, 'timeline');
+  t.deepEqual(notGaps(energy), []);
+  t.log(`${watts.length} bins of ${energy.timeline.stepMs.toFixed(1)} ms, worst ${Math.max(...Array.from(watts, (w) => off(w, 20))).toFixed(3)}`, energy.warnings);
 });
 
-test('an async function, and a power step that shows in the timeline and its peak', async (t) => {
-  // The step comes 80 ms into the measured function: the sampler integrates power only
-  // up to now, so setting it in the future is consistent.
-  let stepAt = Infinity;
-  const virtual = new VirtualSampler([{ name: 'package-0', watts: (ms) => (ms < stepAt ? 10 : 50) }]);
+test.serial('an async function, and a power step that shows in the timeline and its peak', async (t) => {
+  const { sampler, writer } = await fakeMachine(t, { 'package-0': 10 });
+  // The step comes 250 ms into the measured function; the writer books the energy before
+  // it at the old power, somewhere between sending the command and its reply.
+  let stepFrom = NaN;
+  let stepTo = NaN;
   const { result, energy } = await measure(
     async function work() {
-      stepAt = nowMs() + 80;
-      await sleep(200);
+      await sleep(250);
+      stepFrom = nowMs();
+      await writer.setWatts('package-0', 50);
+      stepTo = nowMs();
+      await sleep(350);
       return 'done';
     },
-    { sampler: virtual.asSampler() },
+    { sampler },
   );
   t.is(result, 'done');
   t.is(energy.tag, 'work');
   const pkg = energy.domains['package-0'];
-  t.true(off(pkg.joules, exactJoules(virtual, energy)) < 0.01, `${pkg.joules} J vs ${exactJoules(virtual, energy)}`);
-  t.true(off(pkg.peakWatts, 50) < 0.05, `peak ${pkg.peakWatts} W`);
+  const joulesIf = (stepMs: number) => (10 * (stepMs - energy.startMs) + 50 * (energy.endMs - stepMs)) / 1000;
+  const [least, most] = [joulesIf(stepTo), joulesIf(stepFrom)];
+  t.true(pkg.joules > least * 0.95 && pkg.joules < most * 1.05, `${pkg.joules} J, want ${least} to ${most}`);
+  t.true(pkg.resolved);
   const { timestampsMs, stepMs } = energy.timeline;
   const watts = energy.timeline.watts['package-0'];
-  t.true(off(watts[0], 10) < 0.1, `first bin ${watts[0]} W`);
-  t.true(off(watts[watts.length - 1], 50) < 0.1, `last bin ${watts.at(-1)} W`);
+  const before: number[] = [];
+  const after: number[] = [];
   watts.forEach((w, i) => {
-    if (timestampsMs[i] + stepMs < stepAt) t.true(off(w, 10) < 0.1, `bin ${i}: ${w} W before the step`);
-    if (timestampsMs[i] > stepAt) t.true(off(w, 50) < 0.1, `bin ${i}: ${w} W after the step`);
+    if (timestampsMs[i] + stepMs < stepFrom) before.push(w);
+    if (timestampsMs[i] > stepTo) after.push(w);
   });
+  t.true(before.length >= 10 && after.length >= 10, `${before.length} bins before the step, ${after.length} after`);
+  assertFlat(t, before, 10, 'before the step');
+  assertFlat(t, after, 50, 'after the step');
+  // The peak is the highest bin: after the step, and at least the power after it (a stall
+  // of the writer can push one bin above it, never all of them below).
+  const peakBin = watts.indexOf(pkg.peakWatts);
+  t.true(peakBin >= 0 && timestampsMs[peakBin] + stepMs > stepFrom, `peak ${pkg.peakWatts} W in bin ${peakBin}`);
+  t.true(pkg.peakWatts > 50 * 0.95, `peak ${pkg.peakWatts} W`);
+  t.log(`step within ${(stepTo - stepFrom).toFixed(2)} ms; ${pkg.joules.toFixed(3)} J in ${least.toFixed(3)}..${most.toFixed(3)}; peak ${pkg.peakWatts.toFixed(1)} W`, energy.warnings);
 });
 
-test('a segment shorter than the update interval is flagged, not silently zero', async (t) => {
-  const virtual = constant(20, { updateMs: 1 });
-  // A 0.2 ms segment misses every update most of the time; try until one does.
+test.serial('a segment shorter than the update interval is flagged, not silently zero', async (t) => {
+  // Ticks every 0.1 ms, counter updates every ~1 ms: a 0.2 ms segment misses every update
+  // most of the time; try until one does.
+  const { sampler } = await fakeMachine(t, { 'package-0': 20 }, 10_000);
   let energy: EnergyReport | undefined;
-  for (let i = 0; i < 20 && (!energy || energy.domains['package-0'].resolved); i++) {
-    energy = (await measure(() => spin(0.2), { sampler: virtual.asSampler() })).energy;
+  let tries = 0;
+  for (; tries < 20 && (!energy || energy.domains['package-0'].resolved); tries++) {
+    energy = (await measure(() => spin(0.2), { sampler })).energy;
     const pkg = energy.domains['package-0'];
-    t.true(pkg.joules > 0 && pkg.minJoules <= pkg.joules && pkg.joules <= pkg.maxJoules, JSON.stringify(pkg));
+    t.true(pkg.minJoules <= pkg.joules && pkg.joules <= pkg.maxJoules, JSON.stringify(pkg));
+    // Zero only where the readings show the counter standing still from the update before
+    // the segment to the one after it (a stalled writer looks like an idle domain).
+    t.true(pkg.joules > 0 || pkg.maxJoules === 0, JSON.stringify(pkg));
   }
   const pkg = energy!.domains['package-0'];
   t.false(pkg.resolved);
   t.is(pkg.minJoules, 0);
   t.true(pkg.maxJoules > 0);
-  t.true(energy!.durationMs < 1);
+  t.true(pkg.joules > 0);
+  t.true(energy!.durationMs < 1, `${energy!.durationMs} ms`);
   // At constant power, the interpolated energy is still the right order: power x time.
-  t.true(off(pkg.watts, 20) < 0.2, `${pkg.watts} W`);
+  t.true(off(pkg.watts, 20) < 0.5, `${pkg.watts} W`);
   t.regex(energy!.warnings.join('\n'), /shorter than the counters' update interval of package-0/);
+  t.log(`${tries} tries; ${pkg.watts} W over ${energy!.durationMs} ms`);
 });
 
-test('EnergyMeter: tagged segments share their boundaries and add up to the whole', async (t) => {
-  const virtual = constant(20);
+test.serial('EnergyMeter: tagged segments share their boundaries and add up to the whole', async (t) => {
+  const { sampler } = await fakeMachine(t);
   const handled: string[] = [];
-  const meter = new EnergyMeter({ sampler: virtual.asSampler(), handlers: [(r) => handled.push(r.tag)] });
+  const meter = new EnergyMeter({ sampler, handlers: [(r) => handled.push(r.tag)] });
   t.false(meter.running);
   await meter.start('load');
   t.true(meter.running);
-  spin(30);
+  spin(500);
   meter.record('parse');
-  await sleep(40);
+  await sleep(500);
   meter.record('save');
-  spin(5);
+  spin(500);
   const trace = await meter.stop();
   t.false(meter.running);
   t.deepEqual(trace.map((r) => r.tag), ['load', 'parse', 'save']);
   t.deepEqual(handled, ['load', 'parse', 'save']);
   for (let i = 1; i < trace.length; i++) t.is(trace[i].startMs, trace[i - 1].endMs);
   const sum = trace.reduce((j, r) => j + r.domains['package-0'].joules, 0);
-  const whole = virtual.joules(0, trace[0].startMs, trace[2].endMs);
-  t.true(off(sum, whole) < 0.01, `${sum} J in segments, ${whole} J in all`);
-  for (const r of trace) t.true(off(r.domains['package-0'].watts, 20) < 0.05, `${r.tag}: ${r.domains['package-0'].watts} W`);
+  const whole = (20 * (trace[2].endMs - trace[0].startMs)) / 1000;
+  t.true(off(sum, whole) < 0.05, `${sum} J in segments, ${whole} J in all`);
+  for (const r of trace) assertConstant(t, r, 'package-0', 20);
 });
 
-test('nested and concurrent measurements on one sampler do not disturb each other', async (t) => {
-  const virtual = new VirtualSampler([
-    { name: 'package-0', watts: () => 20 },
-    { name: 'dram-0', watts: () => 3 },
-  ]);
-  const sampler = virtual.asSampler();
+test.serial('nested and concurrent measurements on one sampler do not disturb each other', async (t) => {
+  const want = { 'package-0': 20, 'dram-0': 3 };
+  const { sampler } = await fakeMachine(t, want);
   const meter = await new EnergyMeter({ sampler }).start('outer');
   const runs = await Promise.all(
-    [30, 60, 90].map((ms) =>
+    [100, 200, 300].map((ms) =>
       measure(async () => {
         await sleep(ms);
-        return (await measure(() => spin(5), { sampler, tag: `inner-${ms}` })).energy;
+        return (await measure(() => sleep(500), { sampler, tag: `inner-${ms}` })).energy;
       }, { sampler, tag: `outer-${ms}` }),
     ),
   );
   const [outer] = await meter.stop();
   t.is(feedFor(sampler), feedFor(sampler), 'one feed per sampler');
   const reports = [outer, ...runs.flatMap((r) => [r.energy, r.result])];
-  for (const report of reports) {
-    for (const [d, want] of [[0, 20], [1, 3]] as const) {
-      const got = report.domains[virtual.domains[d].name];
-      t.true(off(got.joules, exactJoules(virtual, report, d)) < 0.02, `${report.tag} ${virtual.domains[d].name}: ${got.joules} J`);
-      t.true(off(got.watts, want) < 0.05, `${report.tag}: ${got.watts} W`);
-    }
-  }
+  for (const report of reports) for (const [domain, watts] of Object.entries(want)) assertConstant(t, report, domain, watts);
   for (const { energy, result } of runs) t.true(result.startMs >= energy.startMs && result.endMs <= energy.endMs);
-  t.true(outer.durationMs >= 90);
+  t.true(outer.durationMs >= 800);
+  t.is(sampler.stats().dropped, 0);
 });
 
-test('the timeline stays within timelinePoints however long the segment', async (t) => {
-  const virtual = constant(20);
-  const { energy } = await measure(() => sleep(300), { sampler: virtual.asSampler(), timelinePoints: 8 });
+test.serial('the timeline stays within timelinePoints however long the segment', async (t) => {
+  const { sampler } = await fakeMachine(t);
+  const { energy } = await measure(() => sleep(500), { sampler, timelinePoints: 8 });
   t.true(energy.timeline.timestampsMs.length <= 8, `${energy.timeline.timestampsMs.length} bins`);
   t.true(energy.timeline.stepMs >= energy.durationMs / 8);
-  t.true(off(energy.domains['package-0'].joules, exactJoules(virtual, energy)) < 0.01);
+  assertConstant(t, energy, 'package-0', 20);
+  const watts = energy.timeline.watts['package-0'];
+  assertFlat(t, watts, 20, 'timeline');
 });
 
-test('an idle domain settles at zero without waiting for an update that never comes', async (t) => {
-  const virtual = new VirtualSampler([
-    { name: 'package-0', watts: () => 20 },
-    { name: 'uncore-0', watts: () => 0 },
-  ]);
-  const { energy } = await measure(() => sleep(20), { sampler: virtual.asSampler() });
+test.serial('an idle domain settles at zero without waiting for an update that never comes', async (t) => {
+  const { sampler } = await fakeMachine(t, { 'package-0': 20, 'uncore-0': 0 });
+  const { energy } = await measure(() => sleep(500), { sampler });
   t.is(energy.domains['uncore-0'].joules, 0);
   t.true(energy.domains['uncore-0'].resolved);
-  t.deepEqual(energy.warnings, []);
+  t.is(energy.domains['uncore-0'].peakWatts, 0);
+  assertConstant(t, energy, 'package-0', 20);
+  t.deepEqual(notGaps(energy), []);
 });
 
-test('a throwing function rejects measure() and leaves the feed usable', async (t) => {
-  const sampler = constant(20).asSampler();
+test.serial('a throwing function rejects measure() and leaves the feed usable', async (t) => {
+  const { sampler } = await fakeMachine(t);
   await t.throwsAsync(measure(async () => Promise.reject(new Error('boom')), { sampler }), { message: 'boom' });
   const syncThrow = () => {
     throw new Error('sync boom');
   };
   await t.throwsAsync(measure(syncThrow, { sampler }), { message: 'sync boom' });
-  const { energy } = await measure(() => spin(2), { sampler });
-  t.true(energy.domains['package-0'].joules > 0);
+  const { energy } = await measure(() => sleep(500), { sampler });
+  assertConstant(t, energy, 'package-0', 20);
 });
 
-test('EnergyMeter: misuse throws, `using` drops the segment, `await using` reports it', async (t) => {
-  const sampler = constant(20).asSampler();
+test.serial('EnergyMeter: misuse throws, `using` drops the segment, `await using` reports it', async (t) => {
+  const { sampler } = await fakeMachine(t);
   const idle = new EnergyMeter({ sampler });
   t.throws(() => idle.record('x'), { message: /start\(\) the EnergyMeter first/ });
   await t.throwsAsync(idle.stop(), { message: /start\(\) the EnergyMeter first/ });
-  const seen: string[] = [];
+  const seen: EnergyReport[] = [];
   {
-    await using meter = await new EnergyMeter({ sampler, handlers: [(r) => seen.push(r.tag)] }).start('kept');
+    await using meter = await new EnergyMeter({ sampler, handlers: [(r) => seen.push(r)] }).start('kept');
     await t.throwsAsync(meter.start(), { message: /already started/ });
-    spin(3);
+    await sleep(500);
   }
-  t.deepEqual(seen, ['kept']);
+  t.deepEqual(seen.map((r) => r.tag), ['kept']);
+  assertConstant(t, seen[0], 'package-0', 20);
   {
-    using meter = await new EnergyMeter({ sampler, handlers: [(r) => seen.push(r.tag)] }).start('dropped');
+    using meter = await new EnergyMeter({ sampler, handlers: [(r) => seen.push(r)] }).start('dropped');
     t.true(meter.running);
   }
   await sleep(20);
-  t.deepEqual(seen, ['kept']);
+  t.deepEqual(seen.map((r) => r.tag), ['kept']);
 });
 
-test('a gap in the ticks is reported, and the total across it stays right', async (t) => {
-  const virtual = constant(20);
+test.serial('a gap in the ticks is reported, and the total across it stays right', async (t) => {
+  // The sampler thread stopped for 100 ms mid-segment while the counters go on.
+  const { sampler } = await fakeMachine(t);
   const { energy } = await measure(
     async () => {
-      virtual.stop();
-      await sleep(60);
-      virtual.start();
-      await sleep(20);
+      await sleep(250);
+      sampler.stop();
+      await sleep(100);
+      sampler.start();
+      await sleep(250);
     },
-    { sampler: virtual.asSampler() },
+    { sampler },
   );
-  t.regex(energy.warnings.join('\n'), /No tick for \d+\.\d ms/);
-  t.true(off(energy.domains['package-0'].joules, exactJoules(virtual, energy)) < 0.02, `${energy.domains['package-0'].joules} J`);
+  const gaps = [...energy.warnings.join('\n').matchAll(/No tick for (\d+\.\d) ms/g)].map((m) => Number(m[1]));
+  t.true(gaps.some((ms) => ms >= 95), `gaps of ${gaps.join(', ')} ms`);
+  assertConstant(t, energy, 'package-0', 20);
+  t.deepEqual(notGaps(energy), []);
 });
