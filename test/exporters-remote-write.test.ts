@@ -17,7 +17,7 @@ const receivers: [string, () => Promise<Store>][] = [
 ];
 
 for (const [name, start] of receivers) {
-  test(`every sample reaches ${name}, across 5 s with the receiver down`, async (t) => {
+  test.serial(`every sample reaches ${name}, across 5 s with the receiver down`, async (t) => {
     const { sampler } = await fakeMachine(t, 200);
     const store = await start();
     t.teardown(() => store.remove());
@@ -101,7 +101,7 @@ async function pushFor(t: ExecutionContext, ms: number, options: Omit<RemoteWrit
   return { stats: exporter.stats(), errors };
 }
 
-test('requests follow remote write 1.0: headers, snappy block, sorted labels, time order', async (t) => {
+test.serial('requests follow remote write 1.0: headers, snappy block, sorted labels, time order', async (t) => {
   const receiver = await scriptedReceiver(t);
   await pushFor(t, 1500, { url: receiver.url, auth: { bearerToken: 's3cret' }, headers: { 'X-Scope-OrgID': 'tenant-1' }, job: 'j', instance: 'i' });
   t.true(receiver.received.length >= 3);
@@ -134,7 +134,7 @@ test('requests follow remote write 1.0: headers, snappy block, sorted labels, ti
   t.true([...lastTimestamp.keys()].some((k) => k.includes('"wattmeter_power_watts"') && k.includes('"psys"')));
 });
 
-test('a 503 and a 429 are retried with the same request; a 400 is not', async (t) => {
+test.serial('a 503 and a 429 are retried with the same request; a 400 is not', async (t) => {
   const receiver = await scriptedReceiver(t, [503, 429, 204, 400]);
   const { stats, errors } = await pushFor(t, 2000, { url: receiver.url, auth: { username: 'u', password: 'p' } });
   const [first, second, third, rejected, next] = receiver.received;
@@ -149,7 +149,7 @@ test('a 503 and a 429 are retried with the same request; a 400 is not', async (t
   t.regex(errors[2], /: 400 scripted 400; \d+ samples rejected, not retried/);
 });
 
-test('a full queue drops its oldest samples, counted, and delivers the newest', async (t) => {
+test.serial('a full queue drops its oldest samples, counted, and delivers the newest', async (t) => {
   // Down for the first 10 attempts (about 1.5 s at 20 ms doubling to 200 ms), with room for 0.5 s of samples.
   const receiver = await scriptedReceiver(t, Array(10).fill(503));
   const { sampler } = await fakeMachine(t, 200);
@@ -167,7 +167,7 @@ test('a full queue drops its oldest samples, counted, and delivers the newest', 
   t.true(Math.max(...times) > lastTickMs - 300, 'the newest samples arrived');
 });
 
-test('close() gives up within closeTimeoutMs on a receiver that never answers, counting what it drops', async (t) => {
+test.serial('close() gives up within closeTimeoutMs on a receiver that never answers, counting what it drops', async (t) => {
   const receiver = await scriptedReceiver(t, Array(100).fill(0));
   const { sampler } = await fakeMachine(t, 200);
   const exporter = startRemoteWriteExporter({ sampler, url: receiver.url, pushIntervalMs: 100, closeTimeoutMs: 500 });
@@ -182,7 +182,7 @@ test('close() gives up within closeTimeoutMs on a receiver that never answers, c
   t.true(stats.dropped >= 400, `${stats.dropped} dropped`);
 });
 
-test('a push interval longer than the drains batches them: the sampler is still drained every second', async (t) => {
+test.serial('a push interval longer than the drains batches them: the sampler is still drained every second', async (t) => {
   const receiver = await scriptedReceiver(t);
   const { sampler } = await fakeMachine(t, 200);
   const exporter = startRemoteWriteExporter({ sampler, url: receiver.url, pushIntervalMs: 3000 });
@@ -213,7 +213,7 @@ nHzAHmCYSecFuJICIESobgsbrNB3ybzCsX47mFJPPwWvk+XBZjD60PeqX+Ra
 -----END CERTIFICATE-----`,
 };
 
-test('https: the receiver certificate is checked, against a private CA when one is given', async (t) => {
+test.serial('https: the receiver certificate is checked, against a private CA when one is given', async (t) => {
   const receiver = await scriptedReceiver(t, [], TEST_TLS);
   const trusted = await pushFor(t, 800, { url: receiver.url, tls: { ca: TEST_TLS.cert } });
   t.true(trusted.stats.sent > 0);

@@ -4,7 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { startSimpleExporter } from '../lib/index.js';
 import { DOMAIN_WATTS, Prometheus, assertWithin, fakeMachine, promtoolCheckMetrics } from './helpers/prometheus.js';
 
-test('Prometheus stores one sample per scrape, and rate() gives the watts', async (t) => {
+test.serial('Prometheus stores one sample per scrape, and rate() gives the watts', async (t) => {
   const { sampler } = await fakeMachine(t, 200);
   const exporter = await startSimpleExporter({ sampler, host: '127.0.0.1', port: 0 });
   t.teardown(() => exporter.close());
@@ -32,7 +32,7 @@ test('Prometheus stores one sample per scrape, and rate() gives the watts', asyn
   t.is(rate.get('simple'), 200);
 });
 
-test('the exposition passes promtool check metrics', async (t) => {
+test.serial('the exposition passes promtool check metrics', async (t) => {
   const { sampler } = await fakeMachine(t, 200);
   const exporter = await startSimpleExporter({ sampler, host: '127.0.0.1', port: 0 });
   t.teardown(() => exporter.close());
