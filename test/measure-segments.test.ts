@@ -10,6 +10,7 @@
 // 5 % over segments of 500 ms or more, a timeline by its median bin (within 5 %) and by
 // most of its bins (within 25 %), and a peak by where it is and its lower bound.
 import test, { type ExecutionContext } from 'ava';
+import { spawnSync } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { EnergyMeter, feedFor, measure, openSampler, type EnergyReport, type Sampler } from '../lib/index.js';
 import { nowMs } from '../lib/meter/feed.js';
@@ -57,6 +58,13 @@ interface FakeMachine {
 async function fakeMachine(t: ExecutionContext, watts: Record<string, number> = { 'package-0': 20 }, rateHz?: number): Promise<FakeMachine> {
   const root = tempRoot();
   const writer = await FakeWriter.start(fakePowercap(root, Object.entries(watts).map(([key, w]) => ({ ...ZONES[key], watts: w }))));
+  // RAPL counters advance whatever the OS is doing; a writer process does not: on a busy
+  // VM where other processes run SCHED_FIFO (benchmarks of the sampler), a normal process
+  // can wait hundreds of milliseconds for a CPU, even at nice -20, and the counters stand
+  // still meanwhile. So the writer runs SCHED_FIFO too where that is allowed (root or
+  // CAP_SYS_NICE); elsewhere it runs as it is, and long stalls may fail these tests.
+  const chrt = spawnSync('chrt', ['--all-tasks', '--fifo', '--pid', '10', String(writer.pid)], { encoding: 'utf8' });
+  if (chrt.status !== 0) t.log(`the fake counter writer runs at normal priority: ${chrt.error?.message ?? chrt.stderr.trim()}`);
   const sampler = openSampler({ sysfsRoot: root, ...(rateHz ? { rateHz } : {}) });
   t.teardown(async () => {
     sampler.close();

@@ -269,6 +269,11 @@ export class FakeWriter {
     });
   }
 
+  /** The writer process's id (to raise its scheduling priority, say). */
+  get pid(): number | undefined {
+    return this.#child.pid;
+  }
+
   /** Changes one counter's power from now on (earlier energy is booked at the old power). */
   setWatts(key: string, watts: number) {
     return this.#call({ type: 'setWatts', key, watts });
