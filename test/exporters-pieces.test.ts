@@ -1,9 +1,11 @@
-// The exporters' building blocks on known data: millisecond folding, the remote-write
-// queue and labels. (End-to-end behaviour against real stores: exporters-*.test.ts.)
+// The exporters' building blocks on known data: millisecond folding, multirate lines,
+// the remote-write queue, labels and encoding. (Against real stores: the other
+// exporters-*.test.ts.)
 import test from 'ava';
 import type { Batch, Domain } from '../lib/index.js';
 import { MillisecondFolder, type Folded } from '../lib/exporters/fold.js';
 import { SampleQueue, type Series } from '../lib/exporters/queue.js';
+import { MultirateWindow } from '../lib/exporters/multirate.js';
 import { decodeWriteRequest, encodeWriteRequest, sortedLabels, type SeriesColumns } from '../lib/exporters/prompb.js';
 
 const DOMAINS: Domain[] = [
@@ -118,4 +120,25 @@ test('the column encoder writes WriteRequests that protobufjs reads back', (t) =
   const decoded = decodeWriteRequest(encodeWriteRequest(timeseries)).timeseries;
   t.deepEqual(decoded.map((s) => s.labels), timeseries.map((s) => s.labels));
   t.deepEqual(decoded.map((s) => s.samples.map((x) => [x.timestamp, x.value])), timeseries.map(pairs));
+});
+
+test('multirate lines: 1 uJ / 1 uW fixed-point, the shortest form beyond 2^53 uJ, one line per ms', (t) => {
+  const domains = DOMAINS.slice(0, 1);
+  const window = new MultirateWindow(domains, 60_000);
+  const times = [1000.1, 1001.2, 1002.3, 1002.9, 1003.4, 1004.5, 1005.6, 1006.7];
+  const uj = [0, 1e6, 1_000_000.4, 1_000_000.6, 123_456_789_012, 1e306, NaN, 5];
+  window.add({ domains, timestampsMs: Float64Array.from(times), energyUj: [Float64Array.from(uj)], length: times.length }, 1007);
+  const text = Buffer.concat(window.scrape(1007).chunks).toString();
+  const energy = [...text.matchAll(/^wattmeter_energy_joules_total\{domain="package-0",exporter="multirate",source="powercap"\} (\S+) (\d+)$/gm)];
+  t.deepEqual(
+    energy.map((m) => [m[1], m[2]]),
+    [
+      ['1.000000', '1001'],
+      ['1.000001', '1002'], // 1002.3 and 1002.9 fold into the later
+      ['123456.789012', '1003'],
+      ['1e+300', '1004'],
+      ['NaN', '1005'],
+    ],
+  );
+  t.regex(text, /^wattmeter_power_watts\{[^}]*\} 909\.090909 1001$/m);
 });

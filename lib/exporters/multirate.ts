@@ -56,16 +56,16 @@ interface Chunk {
 export class MultirateWindow {
   readonly windowMs: number;
   #folder: MillisecondFolder;
-  #energyPrefixes: string[];
-  #powerPrefixes: string[];
+  #energyPrefixes: Buffer[];
+  #powerPrefixes: Buffer[];
   #chunks: Chunk[] = [];
 
   constructor(domains: readonly Domain[], windowMs = DEFAULT_WINDOW_MS) {
     this.windowMs = windowMs;
     this.#folder = new MillisecondFolder(domains);
     const labels = domains.map((d) => formatLabels(domainLabels(d, EXPORTER)));
-    this.#energyPrefixes = labels.map((l) => `${ENERGY.name}${l} `);
-    this.#powerPrefixes = labels.map((l) => `${POWER.name}${l} `);
+    this.#energyPrefixes = labels.map((l) => Buffer.from(`${ENERGY.name}${l} `));
+    this.#powerPrefixes = labels.map((l) => Buffer.from(`${POWER.name}${l} `));
   }
 
   /** Folds and renders a drained batch, and forgets chunks older than the window. */
@@ -90,23 +90,12 @@ export class MultirateWindow {
   }
 
   #render(folded: Folded): Chunk {
-    const timestamps = Array.from(folded.timestampsMs, (t) => ` ${t}\n`);
-    const lines = (prefix: string, values: Float64Array) => {
-      const pieces: Buffer[] = [];
-      let text = '';
-      for (let i = 0; i < values.length; i++) {
-        text += prefix + formatMicro(values[i]) + timestamps[i];
-        // V8 flattens one very long chain of concatenations slowly: encode every 1024 lines.
-        if ((i & 1023) === 1023) [pieces[pieces.length], text] = [Buffer.from(text), ''];
-      }
-      pieces.push(Buffer.from(text));
-      return pieces.length === 1 ? pieces[0] : Buffer.concat(pieces);
-    };
+    const { timestampsMs } = folded;
     return {
-      lastMs: folded.timestampsMs[folded.length - 1],
+      lastMs: timestampsMs[folded.length - 1],
       samples: folded.length * 2 * this.#energyPrefixes.length,
-      energy: this.#energyPrefixes.map((prefix, d) => lines(prefix, folded.energyJ[d])),
-      power: this.#powerPrefixes.map((prefix, d) => lines(prefix, folded.powerW[d])),
+      energy: this.#energyPrefixes.map((prefix, d) => renderLines(prefix, folded.energyJ[d], timestampsMs)),
+      power: this.#powerPrefixes.map((prefix, d) => renderLines(prefix, folded.powerW[d], timestampsMs)),
     };
   }
 }
@@ -151,16 +140,49 @@ function formatLabels(labels: Labels): string {
   return `{${pairs.join(',')}}`;
 }
 
+// The lines of a series are written as bytes, not built as strings: about twice as fast,
+// and the render of each drain is the multirate exporter's main cost.
+
+/** `prefix value timestamp\n` for each sample of one series. */
+function renderLines(prefix: Buffer, values: Float64Array, timestampsMs: Float64Array): Buffer {
+  // At most: the prefix, a value of 24 characters, a space, a 16-digit timestamp, a newline.
+  const out = Buffer.allocUnsafe(values.length * (prefix.length + 42));
+  let at = 0;
+  for (let i = 0; i < values.length; i++) {
+    at += prefix.copy(out, at);
+    at = writeMicro(out, at, values[i]);
+    out[at++] = 0x20; // ' '
+    at = writeDigits(out, at, timestampsMs[i], 1);
+    out[at++] = 0x0a; // '\n'
+  }
+  return Buffer.from(out.subarray(0, at)); // an exact copy: the window keeps it for a while
+}
+
 /**
  * Energy and power with 6 decimals: 1 uJ and 1 uW are finer than any RAPL counter (15.3 uJ
- * at best), and integers format three times as fast as the shortest round-trip form.
+ * at best), and integers are quick to write.
  */
-function formatMicro(value: number): string {
+function writeMicro(out: Buffer, at: number, value: number): number {
   const micro = Math.round(Math.abs(value) * 1e6);
-  if (!Number.isSafeInteger(micro)) return formatValue(value);
+  if (!Number.isSafeInteger(micro)) return at + out.write(formatValue(value), at, 'latin1');
+  if (value < 0) out[at++] = 0x2d; // '-'
   const whole = Math.floor(micro / 1e6);
-  // The fraction zero-padded to 6 digits: those of 1e6 + fraction after its leading 1.
-  return (value < 0 ? '-' : '') + whole + '.' + String(micro - whole * 1e6 + 1e6).slice(1);
+  at = writeDigits(out, at, whole, 1);
+  out[at++] = 0x2e; // '.'
+  return writeDigits(out, at, micro - whole * 1e6, 6);
+}
+
+/** Writes a non-negative integer below 2^53 in decimal, zero-padded to minDigits. */
+function writeDigits(out: Buffer, at: number, n: number, minDigits: number): number {
+  let digits = 1;
+  for (let rest = n; rest >= 10; rest = Math.floor(rest / 10)) digits++;
+  const end = at + Math.max(digits, minDigits);
+  for (let i = end - 1; i >= at; i--) {
+    const rest = Math.floor(n / 10);
+    out[i] = 0x30 + n - rest * 10; // '0' + the last digit
+    n = rest;
+  }
+  return end;
 }
 
 /** Go's ParseFloat reads JavaScript's shortest round-trip form; only the infinities differ. */
