@@ -3,12 +3,15 @@
 // fake powercap tree that the writer process advances in place at known watts: the RAPL
 // hardware is the only thing faked.
 //
-// Tolerances: the writer is a separate process on a busy 2-core VM. When it stalls, the
-// fake counters really stand still and then jump, and the reports show what the counters
-// did: a stall at a boundary moves that much energy across it, and a stall inside a
-// timeline bin empties that bin and overfills the next. So energies are checked within
-// 5 % over segments of 500 ms or more, a timeline by its median bin (within 5 %) and by
-// most of its bins (within 25 %), and a peak by where it is and its lower bound.
+// Tolerances. The writer is a separate process on a busy 2-core VM: if it stalls, the
+// fake counters really stand still and then jump, and the reports rightly show what the
+// counters did, so it runs SCHED_FIFO where allowed (see fakeMachine). The sampler thread
+// is left as users get it, and when it runs late its ticks are late: a knot is timed to
+// the midpoint of the ticks around it, so a late tick moves some energy across a boundary,
+// and at the default 1 kHz each knot's time is only known to half a millisecond, 5 % of a
+// 10 ms timeline bin at each edge. So energies are checked within 5 % over segments of
+// 500 ms or more, a timeline by its median bin (within 5 %) and by most of its bins
+// (80 % within 25 %), and a peak by where it is and its lower bound.
 import test, { type ExecutionContext } from 'ava';
 import { spawnSync } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -80,7 +83,6 @@ async function fakeMachine(t: ExecutionContext, watts: Record<string, number> = 
 function assertConstant(t: ExecutionContext, energy: EnergyReport, domain: string, watts: number) {
   const got = energy.domains[domain];
   const want = (watts * energy.durationMs) / 1000;
-  if (off(got.joules, want) > 0.02) t.log(`DEV ${energy.tag} ${domain} ${(100 * (got.joules / want - 1)).toFixed(1)} %`);
   t.true(off(got.joules, want) < 0.05, `${energy.tag} ${domain}: ${got.joules} J over ${energy.durationMs} ms, want ${want}`);
   t.true(off(got.watts, watts) < 0.05, `${energy.tag} ${domain}: ${got.watts} W, want ${watts}`);
   t.true(got.resolved, `${energy.tag} ${domain}: ${JSON.stringify(got)}`);
@@ -102,9 +104,10 @@ test.serial('a sync function at constant power: joules, mean watts and a flat ti
   t.true(energy.durationMs >= 500);
   assertConstant(t, energy, 'package-0', 20);
   const pkg = energy.domains['package-0'];
-  // The writer updates the counter every millisecond or a little more (a Node timer, late
-  // when the VM is busy).
-  t.true(pkg.updateIntervalMs >= 0.9 && pkg.updateIntervalMs < 5, `${pkg.updateIntervalMs} ms between updates`);
+  // The writer updates the counter every millisecond or a little more (a Node timer); a
+  // gap in the ticks hides the updates inside it and stretches the interval seen.
+  const gapped = notGaps(energy).length !== energy.warnings.length;
+  t.true(pkg.updateIntervalMs >= 0.9 && (gapped || pkg.updateIntervalMs < 2), `${pkg.updateIntervalMs} ms between updates`);
   const watts = energy.timeline.watts['package-0'];
   t.is(watts.length, energy.timeline.timestampsMs.length);
   t.true(watts.length >= 5, `${watts.length} bins`);
@@ -149,8 +152,8 @@ test.serial('an async function, and a power step that shows in the timeline and 
   t.true(before.length >= 10 && after.length >= 10, `${before.length} bins before the step, ${after.length} after`);
   assertFlat(t, before, 10, 'before the step');
   assertFlat(t, after, 50, 'after the step');
-  // The peak is the highest bin: after the step, and at least the power after it (a stall
-  // of the writer can push one bin above it, never all of them below).
+  // The peak is the highest bin: after the step, and at least the power after it (a late
+  // tick can push one bin above it, not every bin below).
   const peakBin = watts.indexOf(pkg.peakWatts);
   t.true(peakBin >= 0 && timestampsMs[peakBin] + stepMs > stepFrom, `peak ${pkg.peakWatts} W in bin ${peakBin}`);
   t.true(pkg.peakWatts > 50 * 0.95, `peak ${pkg.peakWatts} W`);
@@ -159,28 +162,31 @@ test.serial('an async function, and a power step that shows in the timeline and 
 
 test.serial('a segment shorter than the update interval is flagged, not silently zero', async (t) => {
   // Ticks every 0.1 ms, counter updates every ~1 ms: a 0.2 ms segment misses every update
-  // most of the time; try until one does.
+  // most of the time.
   const { sampler } = await fakeMachine(t, { 'package-0': 20 }, 10_000);
-  let energy: EnergyReport | undefined;
-  let tries = 0;
-  for (; tries < 20 && (!energy || energy.domains['package-0'].resolved); tries++) {
-    energy = (await measure(() => spin(0.2), { sampler })).energy;
+  const flagged: EnergyReport[] = [];
+  for (let i = 0; i < 20; i++) {
+    const { energy } = await measure(() => spin(0.2), { sampler });
     const pkg = energy.domains['package-0'];
-    t.true(pkg.minJoules <= pkg.joules && pkg.joules <= pkg.maxJoules, JSON.stringify(pkg));
-    // Zero only where the readings show the counter standing still from the update before
-    // the segment to the one after it (a stalled writer looks like an idle domain).
-    t.true(pkg.joules > 0 || pkg.maxJoules === 0, JSON.stringify(pkg));
+    t.true(pkg.joules > 0 && pkg.minJoules <= pkg.joules && pkg.joules <= pkg.maxJoules, JSON.stringify(pkg));
+    if (!pkg.resolved) flagged.push(energy);
   }
-  const pkg = energy!.domains['package-0'];
-  t.false(pkg.resolved);
-  t.is(pkg.minJoules, 0);
-  t.true(pkg.maxJoules > 0);
-  t.true(pkg.joules > 0);
-  t.true(energy!.durationMs < 1, `${energy!.durationMs} ms`);
-  // At constant power, the interpolated energy is still the right order: power x time.
-  t.true(off(pkg.watts, 20) < 0.5, `${pkg.watts} W`);
-  t.regex(energy!.warnings.join('\n'), /shorter than the counters' update interval of package-0/);
-  t.log(`${tries} tries; ${pkg.watts} W over ${energy!.durationMs} ms`);
+  t.true(flagged.length >= 5, `${flagged.length} of 20 flagged`);
+  for (const energy of flagged) {
+    const pkg = energy.domains['package-0'];
+    t.is(pkg.minJoules, 0);
+    t.true(pkg.maxJoules > 0);
+    t.regex(energy.warnings.join('\n'), /shorter than the counters' update interval of package-0/);
+    // Shorter than an update, unless a gap in the ticks hid the updates around it.
+    if (notGaps(energy).length === energy.warnings.length) t.true(energy.durationMs < 1, `${energy.durationMs} ms`);
+    // The right order: power x time. One late tick next to a 0.2 ms segment moves the
+    // knots it is interpolated between, so each one only within a factor of three...
+    t.true(pkg.watts > 20 / 3 && pkg.watts < 20 * 3, `${pkg.watts} W`);
+  }
+  // ... but the interpolation is unbiased: the median within 10 %.
+  const watts = flagged.map((e) => e.domains['package-0'].watts);
+  t.true(off(median(watts), 20) < 0.1, `median ${median(watts)} W of ${watts.map((w) => w.toFixed(1))}`);
+  t.log(`${flagged.length} of 20 flagged; median ${median(watts).toFixed(2)} W; ${watts.map((w) => w.toFixed(1))}`);
 });
 
 test.serial('EnergyMeter: tagged segments share their boundaries and add up to the whole', async (t) => {
@@ -233,8 +239,7 @@ test.serial('the timeline stays within timelinePoints however long the segment',
   t.true(energy.timeline.timestampsMs.length <= 8, `${energy.timeline.timestampsMs.length} bins`);
   t.true(energy.timeline.stepMs >= energy.durationMs / 8);
   assertConstant(t, energy, 'package-0', 20);
-  const watts = energy.timeline.watts['package-0'];
-  assertFlat(t, watts, 20, 'timeline');
+  assertFlat(t, energy.timeline.watts['package-0'], 20, 'timeline');
 });
 
 test.serial('an idle domain settles at zero without waiting for an update that never comes', async (t) => {
@@ -280,7 +285,8 @@ test.serial('EnergyMeter: misuse throws, `using` drops the segment, `await using
 });
 
 test.serial('a gap in the ticks is reported, and the total across it stays right', async (t) => {
-  // The sampler thread stopped for 100 ms mid-segment while the counters go on.
+  // The sampler thread stopped for 100 ms mid-segment while the counters go on (the
+  // feed started it: it is stopped and started again under the feed's feet).
   const { sampler } = await fakeMachine(t);
   const { energy } = await measure(
     async () => {
@@ -295,5 +301,7 @@ test.serial('a gap in the ticks is reported, and the total across it stays right
   const gaps = [...energy.warnings.join('\n').matchAll(/No tick for (\d+\.\d) ms/g)].map((m) => Number(m[1]));
   t.true(gaps.some((ms) => ms >= 95), `gaps of ${gaps.join(', ')} ms`);
   assertConstant(t, energy, 'package-0', 20);
+  // Interpolated across the gap: at constant power, the timeline stays flat.
+  assertFlat(t, energy.timeline.watts['package-0'], 20, 'timeline');
   t.deepEqual(notGaps(energy), []);
 });
