@@ -60,8 +60,10 @@ export async function serveMetrics(
     }
     const length = body.chunks.reduce((n, chunk) => n + chunk.length, 0);
     res.writeHead(200, { 'Content-Type': body.contentType, 'Content-Length': length });
-    // pipeline honours backpressure and swallows the error of a client that disconnects.
-    pipeline(Readable.from(body.chunks, { objectMode: false }), res, () => {});
+    // A large body streams: pipeline honours backpressure and swallows the error of a
+    // client that disconnects. A single buffer goes at once, much cheaper per request.
+    if (body.chunks.length === 1) res.end(body.chunks[0]);
+    else pipeline(Readable.from(body.chunks, { objectMode: false }), res, () => {});
   };
 
   const server = createServer((req, res) => void handle(req, res));
