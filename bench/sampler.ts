@@ -153,7 +153,7 @@ try {
 
   const f = (n: number, digits = 0) => n.toFixed(digits);
   const row = (label: string, native: string, fifo: string, js: string, ratio = '') =>
-    console.log(`${label.padEnd(30)}${native.padStart(12)}${fifo.padStart(14)}${js.padStart(12)}${ratio.padStart(12)}`);
+    console.log(`${label.padEnd(30)}${native.padStart(12)}${fifo.padStart(14)}${js.padStart(12)}${ratio.padStart(14)}`);
   row('', 'native', 'native FIFO', 'js', 'native vs js');
   row('highest rate sustained (Hz)', f(nativeMax), '', f(jsMax), jsMax > 0 ? `${f(nativeMax / jsMax, 1)}x more` : '');
   for (const [rate, { native, fifo, js }] of Object.entries(runs)) {
