@@ -166,6 +166,7 @@ async function readLane(
 
   const stored = await prometheus.points(power(strategy), first.ms, last.ms);
   const ticks = await prometheus.points(`wattmeter_sampler_ticks_total{exporter="${strategy.name}"}`, first.ms, last.ms);
+  const dropped = await prometheus.points(`wattmeter_sampler_dropped_ticks_total{exporter="${strategy.name}"}`, first.ms, last.ms);
   const storedPerS = perSecond(stored.map(([ms], i) => [ms, i]));
   const sampledPerS = perSecond(ticks);
 
@@ -183,11 +184,14 @@ async function readLane(
   }
 
   // Expected: the steady span's rate of stored samples over the outage; a shortfall of
-  // less than one sample is rounding, not loss.
+  // less than one sample is rounding, not loss. The longest gap in what was stored across
+  // the outage says the same without the estimate: about the outage's length if it was
+  // lost, the usual spacing if not.
   const outageStored = (await prometheus.points(power(strategy), outage.downMs, outage.upMs)).length;
   const outageExpected = (storedPerS * (outage.upMs - outage.downMs)) / 1000;
   const outageLost = Math.max(0, Math.floor(outageExpected) - outageStored);
-  const gaps = stored.slice(1).map(([ms], i) => ms - stored[i]![0]);
+  const aroundOutageMs = 1000 * plan.intervalS + 1000;
+  const acrossOutage = await prometheus.points(power(strategy), outage.downMs - aroundOutageMs, outage.upMs + aroundOutageMs);
 
   const pid = lane.exporter!.server.child.pid!;
   return {
@@ -196,7 +200,8 @@ async function readLane(
     storedPerS,
     // Two rates estimated over the same span: a ratio a hair over 1 is noise, not extra samples.
     completeness: Math.min(1, storedPerS / sampledPerS),
-    maxGapMs: gaps.length > 0 ? Math.max(...gaps) : NaN,
+    droppedPerS: perSecond(dropped),
+    maxGapMs: maxGap(stored),
     meanPowerW: await prometheus.scalar(`avg_over_time(${power(strategy)}${range})`, last.ms),
     ratePowerW: await prometheus.scalar(`rate(${energy(strategy)}${range})`, last.ms),
     burst: burstReading,
@@ -211,6 +216,7 @@ async function readLane(
     latencySamples: latencies.length,
     outageExpected,
     outageStored,
+    outageMaxGapMs: maxGap(acrossOutage),
     outageLostPct: outageExpected >= 1 ? (outageLost / Math.floor(outageExpected)) * 100 : NaN,
   };
 }
@@ -220,4 +226,11 @@ function perSecond(points: Point[]): number {
   if (points.length < 2) return NaN;
   const [[t0, v0], [t1, v1]] = [points[0]!, points.at(-1)!];
   return ((v1 - v0) * 1000) / (t1 - t0);
+}
+
+/** The longest time between two consecutive points, ms (NaN with fewer than two). */
+function maxGap(points: Point[]): number {
+  let gap = NaN;
+  for (let i = 1; i < points.length; i++) gap = Math.max(Number.isNaN(gap) ? 0 : gap, points[i]![0] - points[i - 1]![0]);
+  return gap;
 }

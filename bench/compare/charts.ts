@@ -56,7 +56,10 @@ function burst(c: Comparison): vl.TopLevelSpec | undefined {
   });
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
-    title: { text: 'A 50 ms burst of +100 W as each strategy stored it (wattmeter_power_watts)', subtitle: 'step: each sample stands for the time since the previous one' },
+    title: {
+      text: 'A burst of +100 W for about 50 ms as each strategy stored it (wattmeter_power_watts)',
+      subtitle: 'step: each sample stands for the time since the previous one (simple: the 1 s before its scrape)',
+    },
     data: { values },
     facet: {
       row: { field: 'rate', title: 'sampling rate', sort: { field: 'rateHz' } },

@@ -43,14 +43,14 @@ export function headlineCell(c: Comparison): CellResult {
 
 export function headlineTable(cell: CellResult): string {
   const header = [
-    `${cellLabel(cell)}`, 'stored samples/s/series', 'completeness', 'mean power error', '50 ms burst energy seen',
+    `${cellLabel(cell)}`, 'stored samples/s/series', 'completeness', 'mean power error (rate)', '50 ms burst energy seen',
     'exporter CPU', 'exporter peak RSS', 'Prometheus CPU', 'bytes on the wire/sample', 'latency p50 / max', `lost in a ${cell.outageS} s Prometheus outage`,
   ];
   const rows = STRATEGY_ORDER.map((name) => {
     const s = byName(cell, name);
     const burst = s.burst && cell.burst ? pct((s.burst.gaugeJ / cell.burst.injectedJ) * 100, 0) : '—';
     return [
-      NAMES[name], num(s.storedPerS, 2), pct(s.completeness * 100), signed(errorPct(s.meanPowerW, cell.truthW)), burst,
+      NAMES[name], num(s.storedPerS, 2), pct(s.completeness * 100), signed(errorPct(s.ratePowerW, cell.truthW)), burst,
       pct(s.exporterCpuPct), `${num(s.exporterPeakMiB, 0)} MiB`, pct(s.prometheusCpuPct), num(s.wireBytesPerSample),
       `${num(s.latencyP50Ms, 0)} / ${num(s.latencyMaxMs, 0)} ms`, pct(s.outageLostPct, 0),
     ];
@@ -84,56 +84,80 @@ function conclusions(c: Comparison) {
   const top = Math.max(...c.cells.map((cell) => cell.rateHz));
   const atTop = (cell: CellResult) => cell.rateHz === top;
   const v = (name: StrategyName, pick: (s: StrategyResult, cell: CellResult) => number, where?: (cell: CellResult) => boolean) => strategyValues(c, name, pick, where);
+  const list = (cells: CellResult[]) => (cells.length === 0 ? 'no cell' : `${cells.length} of ${c.cells.length} cells (${cells.map(cellLabel).join('; ')})`);
   const completeness = (name: StrategyName) => range(v(name, (s) => s.completeness * 100), (x) => pct(x, 0));
-  const meanErr = (name: StrategyName) => range(v(name, (s, cell) => Math.abs(errorPct(s.meanPowerW, cell.truthW))), (x) => pct(x, 1));
-  const burstSeen = (name: StrategyName, where?: (cell: CellResult) => boolean) =>
-    v(name, (s, cell) => (s.burst && cell.burst ? s.burst.gaugeJ / cell.burst.injectedJ : NaN), where).filter(Number.isFinite);
-  const simpleSeen = burstSeen('simple').filter((ratio) => ratio > 0.5).length;
-  const burstCells = burstSeen('simple').length;
-  const timestamped = (['multirate', 'remote_write'] as const).flatMap((name) => burstSeen(name));
+  const rateErr = range(STRATEGY_ORDER.flatMap((name) => v(name, (s, cell) => Math.abs(errorPct(s.ratePowerW, cell.truthW)))), (x) => pct(x, 1));
+  const gaugeErr = (name: StrategyName) => range(v(name, (s, cell) => errorPct(s.meanPowerW, cell.truthW)), (x) => signed(x));
+  const droppedCells = (name: StrategyName) => c.cells.filter((cell) => byName(cell, name).droppedPerS > 0.5);
+  const seen = (where: (cell: CellResult) => boolean) => {
+    const cells = c.cells.filter((cell) => where(cell) && cell.burst && byName(cell, 'simple').burst);
+    return `${cells.filter((cell) => byName(cell, 'simple').burst!.gaugeJ > 0.5 * cell.burst!.injectedJ).length} of ${cells.length}`;
+  };
+  const timestamped = (['multirate', 'remote_write'] as const).flatMap((name) =>
+    v(name, (s, cell) => (s.burst && cell.burst ? (s.burst.gaugeJ / cell.burst.injectedJ) * 100 : NaN)),
+  );
   const cpuTop = (name: StrategyName) => range(v(name, (s) => s.exporterCpuPct, atTop), (x) => pct(x, 1));
   const promTop = (name: StrategyName) => range(v(name, (s) => s.prometheusCpuPct, atTop), (x) => pct(x, 1));
   const wire = (name: StrategyName) => range(v(name, (s) => s.wireBytesPerSample, atTop), (x) => num(x, 0));
-  const disk = range(STRATEGY_ORDER.flatMap((name) => v(name, (s) => s.diskBytesPerSample)), (x) => num(x, 0));
+  const diskTop = range(STRATEGY_ORDER.flatMap((name) => v(name, (s) => s.diskBytesPerSample, atTop)), (x) => num(x, 0));
   const lat = (name: StrategyName) => range(v(name, (s) => s.latencyP50Ms), (x) => `${num(x, 0)} ms`);
-  const lostCells = (name: StrategyName) => c.cells.filter((cell) => byName(cell, name).outageLostPct >= 1).map(cellLabel);
-  const lostList = (name: StrategyName) => (lostCells(name).length === 0 ? 'in no cell' : `in ${lostCells(name).length} of ${c.cells.length} cells (${lostCells(name).join('; ')})`);
+  // Lost: a hole across the outage at least half its length (the estimate-free measure).
+  const lostCells = (name: StrategyName) => c.cells.filter((cell) => byName(cell, name).outageMaxGapMs >= 500 * cell.outageS);
   const truth = c.cells[0]?.truthW !== null;
 
+  const ring = droppedCells('remote_write');
   return {
     resolution:
       `Simple stores one sample per series per scrape whatever the sampling rate (completeness ${completeness('simple')}): ` +
-      `the sampler's other ticks only shape its 1 s power window. Multirate and remote write store every tick, ` +
-      `folded to one per millisecond (completeness ${completeness('multirate')} and ${completeness('remote_write')}); ` +
-      `below 100 % at 1000 Hz because two ticks of a late sampler thread can fall in one millisecond, and because the ` +
-      `"sampled" rate is the exporter's own tick counter, estimated over the same span (a ratio a hair above 100 % is shown as 100 %).`,
+      `the sampler's other ticks only shape its 1 s power window. Multirate and remote write store every tick, folded to one per ` +
+      `millisecond (completeness ${completeness('multirate')} and ${completeness('remote_write')}). Where they fall short of 100 % ` +
+      `without dropped ticks, ticks of a sampler thread delayed by the busy machine shared a millisecond and were folded into one ` +
+      `sample (nothing is lost: the energy counter carries them). ` +
+      (ring.length > 0
+        ? `**Remote write dropped ticks in ${list(ring)}: it drains the sampler only once per push interval, and the sampler's ring ` +
+          `holds 10 s of ticks (at least 1024), so with a 15 s push interval the ring overflows before each drain and about a third ` +
+          `of the ticks never reach the exporter. A shortcoming of the exporter, not of the strategy: it should drain more often ` +
+          `than it pushes, or size the ring to the push interval.**`
+        : 'No strategy dropped ticks from the sampler\'s ring.'),
     accuracy: truth
-      ? `Mean power agrees everywhere: the error of the stored gauge's average is ${meanErr('simple')} (simple), ` +
-        `${meanErr('multirate')} (multirate), ${meanErr('remote_write')} (remote write). The burst is where they part: ` +
-        `simple's gauge holds the mean of the 1 s before each scrape, so it saw the 50 ms burst in ${simpleSeen} of ${burstCells} cells ` +
-        `(every cell at a 1 s interval, by luck of phase beyond) and then as a 1 s average, a few watts high instead of +100 W; ` +
-        `its energy counter keeps the joules, but only between two scrapes. Multirate and remote write recovered ` +
-        `${range(timestamped.map((x) => x * 100), (x) => pct(x, 0))} of the injected energy from the gauge alone, placed within one sample period. ` +
-        `At 1000 Hz their peak reads higher than the true peak: the fake writer advances the counters on a 1 ms timer that slips on a ` +
-        `loaded 2-CPU machine, so some 1 ms samples hold several writer steps; real RAPL updates on its own clock.`
+      ? `Mean power is right in every cell when read as PromQL should read it, \`rate()\` of the energy counter: within ${rateErr} ` +
+        `of the known power for all three. The plain \`avg_over_time\` of the power gauge is not: it weights every sample alike, ` +
+        `and the samples are neither evenly spaced (a delayed sampler) nor evenly filled (the fake writer, a Node timer on the same ` +
+        `busy 2-CPU machine, stalls and then books the stalled time at once), so it reads ${gaugeErr('simple')} (simple), ` +
+        `${gaugeErr('multirate')} (multirate) and ${gaugeErr('remote_write')} (remote write). Real RAPL counters advance on the ` +
+        `hardware's clock and would spread less; still, use \`rate()\` of the counter for mean power. ` +
+        `The burst is where the strategies part: simple's gauge holds the mean of the 1 s before each scrape, so it saw the burst in ` +
+        `${seen((cell) => cell.intervalS <= 1)} cells at a 1 s interval and ${seen((cell) => cell.intervalS > 1)} at longer ones, and ` +
+        `even then as a 1 s average (about +5 W instead of +100 W). Its energy counter holds the burst's joules, but blurred over a ` +
+        `whole scrape interval and skewed by its timestamp, which is the scrape's time while the value dates from the last drain (up ` +
+        `to 100 ms earlier, i.e. up to 2 J of base power). Multirate and remote write recovered ${range(timestamped, (x) => pct(x, 0))} ` +
+        `of the injected energy from the stored gauge alone, placed within one sampling period. Their stored peak is not the true ` +
+        `peak: at 1000 Hz it reads higher, because a 1 ms sample can hold several of the fake writer's late steps. The burst's true ` +
+        `length is in the table: the bench's own timer, on the busy machine, sometimes held it longer than 50 ms.`
       : 'Measured on the host\'s counters: the true power is unknown, so accuracy was not measured (run without --rapl).',
     cost:
       `At ${top} Hz the exporter itself used ${cpuTop('simple')} of a core (simple), ${cpuTop('multirate')} (multirate) and ` +
-      `${cpuTop('remote_write')} (remote write). Prometheus is where multirate pays: each scrape carries the whole 30 s window ` +
-      `again (${wire('multirate')} bytes on the wire per stored sample against ${wire('remote_write')} for remote write's snappy ` +
-      `protobuf and ${wire('simple')} for simple's one-line-per-series text), and Prometheus parses every repeated line and drops ` +
-      `it as out of order: ${promTop('multirate')} of a core against ${promTop('remote_write')} for remote write and ` +
-      `${promTop('simple')} for simple. On disk a sample costs ${disk} bytes in all cases: these runs are too short for ` +
-      `compaction, so that is the WAL and head chunks, not the ~1-2 bytes a compacted block needs.`,
+      `${cpuTop('remote_write')} (remote write); multirate also holds its 30 s window in memory. Prometheus is where multirate ` +
+      `pays: each scrape carries the whole 30 s window again (${wire('multirate')} bytes on the wire per stored sample, the most ` +
+      `at 1 s scrapes, against ${wire('remote_write')} for remote write's snappy protobuf and ${wire('simple')} for simple's ` +
+      `text, which carries its self-monitoring lines for one sample per series), and Prometheus parses every repeated line and ` +
+      `drops it as already stored: ${promTop('multirate')} of a core against ${promTop('remote_write')} for remote write and ` +
+      `${promTop('simple')} for simple. On disk a sample costs ${diskTop} bytes at ${top} Hz (more at low rates, where the WAL's ` +
+      `per-series records weigh more): these runs are too short for compaction, so that is the WAL and head chunks, not what a ` +
+      `compacted block needs.`,
     latency:
       `Simple's samples are queryable as soon as the scrape ends (p50 ${lat('simple')}, including up to ${POLL_MS} ms of polling), ` +
       `but its value was computed up to 100 ms (the drain interval) before its timestamp. Multirate and remote write deliver a ` +
-      `batch per interval, so a sample waits half an interval on average and a whole one at most (p50 ${lat('multirate')} and ` +
-      `${lat('remote_write')}).`,
+      `batch per interval, so a sample waits for the next scrape or push, about half an interval on average, plus the delivery ` +
+      `itself (p50 ${lat('multirate')} and ${lat('remote_write')}). Remote write's maximum at 15 s exceeds the interval because ` +
+      `of the ring overflow above: its drains come late.`,
     robustness:
-      `Prometheus stopped for the outage and restarted on its data: simple lost the scrapes of that span ${lostList('simple')}; ` +
-      `multirate lost samples ${lostList('multirate')} (its scrape serves the last 30 s, so an outage plus the time to the next ` +
-      `scrape must stay under 30 s); remote write lost samples ${lostList('remote_write')} (its queue holds 10 minutes and retries).`,
+      `With Prometheus stopped and restarted on its data, simple lost the span in ${list(lostCells('simple'))} (where fewer ` +
+      `than one scrape was expected in the span, "—"); multirate in ${list(lostCells('multirate'))}: every scrape serves the last ` +
+      `30 s, so an outage plus the wait for the next scrape must stay under 30 s; remote write in ` +
+      `${list(lostCells('remote_write'))}: its queue holds 10 minutes and retries with backoff. Lost here means a hole across the ` +
+      `outage at least half its length; the expected-against-stored counts differ by a few percent even without a hole, as the ` +
+      `sampler's own rate dips while Prometheus restarts on the shared CPUs.`,
   };
 }
 
@@ -180,8 +204,8 @@ figures over the short spans are coarse (10 ms clock ticks): treat differences u
 
 ${headlineTable(head)}
 
-Completeness: stored samples against the sampler's ticks. Mean power error: the stored gauge's average against the known
-power. Burst energy seen: the burst's energy above base recovered from the stored power samples. Bytes on the wire: both
+Completeness: stored samples against the sampler's ticks. Mean power error: \`rate()\` of the stored energy counter against
+the known power. Burst energy seen: the burst's energy above base recovered from the stored power samples. Bytes on the wire: both
 directions through the relay, HTTP included, per sample Prometheus appended. Lost: samples missing for the outage's span.
 
 ## Resolution
@@ -190,10 +214,12 @@ ${perCell(c, [
   ['sampled/s', (s) => num(s.sampledPerS, 0)],
   ['stored/s', (s) => num(s.storedPerS, 2)],
   ['complete', (s) => pct(s.completeness * 100)],
+  ['dropped/s', (s) => num(s.droppedPerS, 0)],
   ['max gap ms', (s) => num(s.maxGapMs, 0)],
 ])}
 
-Max gap: the longest time between two stored samples of the series in the steady span.
+Sampled: the exporter's own tick counter; dropped: ticks lost because the sampler's ring was full when drained; max gap: the
+longest time between two stored samples of the series in the steady span.
 
 ${chart('resolution.svg', 'samples stored per second per series against the sampling rate')}
 ${words.resolution}
@@ -207,7 +233,7 @@ ${perCell(c, [
   ['rate(energy)', (s, cell) => `${num(s.ratePowerW, 2)} (${signed(errorPct(s.ratePowerW, cell.truthW))})`],
 ])}
 
-The 50 ms burst (+100 W), as each strategy stored it: the energy above base in the stored power samples that cover it
+The burst (+100 W for about 50 ms; its true length per cell below), as each strategy stored it: the energy above base in the stored power samples that cover it
 (against the energy injected), the highest stored power, the span those samples confine the burst to, and the energy the
 energy counter's samples around it hold.
 
@@ -271,7 +297,11 @@ ${perCell(c, [
   ['expected', (s) => num(s.outageExpected, 0)],
   ['stored', (s) => String(s.outageStored)],
   ['lost', (s) => pct(s.outageLostPct, 0)],
+  ['max gap s', (s) => num(s.outageMaxGapMs / 1000, 1)],
 ])}
+
+Max gap: the longest time between two stored samples across the outage and an interval either side. "—": fewer than one
+sample expected in the span.
 
 ${words.robustness}
 `;

@@ -25,6 +25,8 @@ export interface StrategyResult {
   storedPerS: number;
   /** stored / sampled, 0..1. */
   completeness: number;
+  /** Ticks per second lost in the exporter because its ring buffer was full (drained too late). */
+  droppedPerS: number;
   /** The longest time between two stored samples (a scrape lost, a stalled sampler...). */
   maxGapMs: number;
   // Accuracy.
@@ -49,6 +51,8 @@ export interface StrategyResult {
   // Robustness: Prometheus down for outageS, then restarted on its data directory.
   outageExpected: number;
   outageStored: number;
+  /** The longest time between two stored samples across the outage (and an interval either side). */
+  outageMaxGapMs: number;
   outageLostPct: number;
 }
 
