@@ -44,9 +44,10 @@ export function windowPowerWatts(batch: Batch, windowMs: number): number[] {
   return batch.domains.map((_, d) => powerWatts(batch, d, first, last));
 }
 
-/** Joins consecutive batches of the same sampler into one (copies). */
+/** Joins consecutive batches of the same sampler into one (copies, unless there is one). */
 export function concatBatches(batches: readonly Batch[]): Batch {
   if (batches.length === 0) throw new Error('concatBatches needs at least one batch');
+  if (batches.length === 1) return batches[0];
   const domains = batches[0].domains;
   const join = (pick: (b: Batch) => Float64Array) => {
     const out = new Float64Array(batches.reduce((n, b) => n + b.length, 0));

@@ -1,7 +1,9 @@
-// Every exporter moves data one way: sampler thread -> ring -> drain (here, on a timer) ->
-// the exporter's own state. Scrapes and pushes read that state and never touch the
-// sampler, so a flood of scrapes cannot disturb sampling and no scrape does file I/O.
-import type { Batch } from '../batch.js';
+// Every exporter moves data one way: sampler thread -> ring -> feed -> the exporter's own
+// state. Scrapes and pushes read that state and never touch the sampler, so a flood of
+// scrapes cannot disturb sampling and no scrape does file I/O. The ring has one consumer,
+// the sampler's feed, so an exporter and a meter on the same sampler each get every tick.
+import { batchFromColumns, concatBatches, type Batch } from '../batch.js';
+import { feedFor } from '../meter/feed.js';
 import type { Sampler, SamplerStats } from '../sampler.js';
 
 export type DrainHandler = (batch: Batch, stats: SamplerStats) => void;
@@ -11,17 +13,29 @@ export interface Drainer {
   stop(): void;
 }
 
-/** Starts the sampler if it is not running and drains it every intervalMs. */
+/**
+ * Starts the sampler if it is not running and, every intervalMs, hands onDrain every
+ * tick since the previous call (an empty batch when there was none).
+ */
 export function drainEvery(sampler: Sampler, intervalMs: number, onDrain: DrainHandler): Drainer {
-  if (!sampler.stats().running) sampler.start();
+  const feed = feedFor(sampler);
+  const release = feed.hold();
+  let pending: Batch[] = [];
+  const unsubscribe = feed.subscribe(({ batch }) => pending.push(batch));
   const drain = () => {
-    if (!sampler.closed) onDrain(sampler.drain(), sampler.stats());
+    feed.pump();
+    if (sampler.closed) return;
+    const batch = pending.length > 0 ? concatBatches(pending) : batchFromColumns(sampler.domains, new Float64Array(0));
+    pending = [];
+    onDrain(batch, sampler.stats());
   };
   const timer = setInterval(drain, intervalMs);
   return {
     stop() {
       clearInterval(timer);
       drain();
+      unsubscribe();
+      release();
     },
   };
 }
