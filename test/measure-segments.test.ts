@@ -54,13 +54,22 @@ interface FakeMachine {
 
 /**
  * A fake powercap tree with these domains at these watts, its writer (a counter update
- * every ~1 ms, like RAPL) and a real sampler on it at rateHz (default 1 kHz, as
+ * every updateMs, default ~1 ms like RAPL) and a real sampler on it at rateHz (default 1 kHz, as
  * measure()'s), not started: the feed starts it.
  * Everything is closed and removed when the test ends.
  */
-async function fakeMachine(t: ExecutionContext, watts: Record<string, number> = { 'package-0': 20 }, rateHz?: number): Promise<FakeMachine> {
+async function fakeMachine(
+  t: ExecutionContext,
+  watts: Record<string, number> = { 'package-0': 20 },
+  rateHz?: number,
+  updateMs = 1,
+): Promise<FakeMachine> {
+  // Teardowns run last first: the sampler is closed, then the writer stopped, then the
+  // tree removed, whichever step a failure stopped at.
   const root = tempRoot();
-  const writer = await FakeWriter.start(fakePowercap(root, Object.entries(watts).map(([key, w]) => ({ ...ZONES[key], watts: w }))));
+  t.teardown(() => removeRoot(root));
+  const writer = await FakeWriter.start(fakePowercap(root, Object.entries(watts).map(([key, w]) => ({ ...ZONES[key], watts: w }))), updateMs);
+  t.teardown(() => writer.stop());
   // RAPL counters advance whatever the OS is doing; a writer process does not: on a busy
   // VM where other processes run SCHED_FIFO (benchmarks of the sampler), a normal process
   // can wait hundreds of milliseconds for a CPU, even at nice -20, and the counters stand
@@ -69,11 +78,7 @@ async function fakeMachine(t: ExecutionContext, watts: Record<string, number> = 
   const chrt = spawnSync('chrt', ['--all-tasks', '--fifo', '--pid', '10', String(writer.pid)], { encoding: 'utf8' });
   if (chrt.status !== 0) t.log(`the fake counter writer runs at normal priority: ${chrt.error?.message ?? chrt.stderr.trim()}`);
   const sampler = openSampler({ sysfsRoot: root, ...(rateHz ? { rateHz } : {}) });
-  t.teardown(async () => {
-    sampler.close();
-    await writer.stop();
-    removeRoot(root);
-  });
+  t.teardown(() => sampler.close());
   t.deepEqual(sampler.domains.map((d) => d.name), Object.keys(watts));
   t.is(sampler.source, 'powercap');
   return { sampler, writer };
@@ -168,7 +173,11 @@ test.serial('a segment shorter than the update interval is flagged, not silently
   for (let i = 0; i < 20; i++) {
     const { energy } = await measure(() => spin(0.2), { sampler });
     const pkg = energy.domains['package-0'];
-    t.true(pkg.joules > 0 && pkg.minJoules <= pkg.joules && pkg.joules <= pkg.maxJoules, JSON.stringify(pkg));
+    t.true(pkg.minJoules <= pkg.joules && pkg.joules <= pkg.maxJoules, JSON.stringify(pkg));
+    // Never zero, but for the known bug below (a gap in the ticks just after the segment,
+    // its first tick taken for a counter update), tested on its own there.
+    if (!(pkg.maxJoules === 0 && notGaps(energy).length < energy.warnings.length)) t.true(pkg.joules > 0, JSON.stringify(pkg));
+    else t.log('silently zero after a gap (the known bug):', JSON.stringify(pkg), energy.warnings);
     if (!pkg.resolved) flagged.push(energy);
   }
   t.true(flagged.length >= 5, `${flagged.length} of 20 flagged`);
@@ -187,6 +196,30 @@ test.serial('a segment shorter than the update interval is flagged, not silently
   const watts = flagged.map((e) => e.domains['package-0'].watts);
   t.true(off(median(watts), 20) < 0.1, `median ${median(watts)} W of ${watts.map((w) => w.toFixed(1))}`);
   t.log(`${flagged.length} of 20 flagged; median ${median(watts).toFixed(2)} W; ${watts.map((w) => w.toFixed(1))}`);
+});
+
+// KNOWN BUG in lib/meter (feed.ts, segment.ts): after a gap in the ticks, the first tick is
+// a seed, not a counter update, yet a segment settles on it; when the counter has not
+// moved since before the segment, the report is 0 J, resolved, with only the gap warning:
+// the silent zero the flag exists to prevent. It happens to about one sub-millisecond
+// segment in a few hundred at 10 kHz on a busy machine (the sampler thread 1 ms late).
+// Here it is made certain: the counter moves every 100 ms, and the sampler is stopped
+// inside a 0.2 ms segment and started again 15 ms later, long before the next update.
+// `failing` until the lib waits for a real update after a gap; then make it a plain test.
+test.serial.failing('KNOWN BUG: a gap just after a short segment must not settle it at a silent zero', async (t) => {
+  const { sampler } = await fakeMachine(t, { 'package-0': 20 }, 1000, 100);
+  await measure(() => sleep(400), { sampler }); // learn the 100 ms update interval
+  const feed = feedFor(sampler);
+  const lastMs = feed.lastKnot(0).timeMs;
+  t.true(await feed.until(() => feed.lastKnot(0).timeMs > lastMs, 300), 'a counter update');
+  const restart = setTimeout(() => sampler.start(), 15);
+  t.teardown(() => clearTimeout(restart));
+  const { energy } = await measure(() => (sampler.stop(), spin(0.2)), { sampler });
+  const pkg = energy.domains['package-0'];
+  t.log(JSON.stringify(pkg), energy.warnings);
+  t.regex(energy.warnings.join('\n'), /No tick for/);
+  t.true(pkg.joules > 0, `${pkg.joules} J`);
+  t.false(pkg.resolved);
 });
 
 test.serial('EnergyMeter: tagged segments share their boundaries and add up to the whole', async (t) => {
