@@ -1,11 +1,11 @@
 // The native sampler against the obvious pure-JavaScript alternative (setInterval plus
 // fs.readFileSync of each energy_uj), on a fake tree of 5 powercap zones that a writer
 // process advances every millisecond. The native sampler also runs with SCHED_FIFO
-// (realtime: true) where permitted. Prints a table; `npm run bench` (about 90 s).
+// (realtime: true) where permitted. Prints a table; `npm run bench` (90 to 120 s).
 //
 // "Sustained" means at least 98 % of the deadlines met (the rest counted as overruns) and
 // no tick dropped, with JavaScript draining the ring every 100 ms as an application would;
-// a rate that fails is tried once more, since the machine is shared.
+// a rate that fails is tried up to three times, since the machine is shared.
 import { readFileSync } from 'node:fs';
 import { cpus, loadavg, release } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -26,7 +26,8 @@ interface Run {
 const meetsDeadlines = (r: Run) => r.dropped === 0 && r.achievedHz >= 0.98 * r.rateHz;
 
 async function sustained(run: (rateHz: number) => Promise<Run>, rateHz: number): Promise<boolean> {
-  return meetsDeadlines(await run(rateHz)) || meetsDeadlines(await run(rateHz));
+  for (let attempt = 0; attempt < 3; attempt++) if (meetsDeadlines(await run(rateHz))) return true;
+  return false;
 }
 
 /** CPU time of this process over wall time while `body` runs, in % of one core. */
@@ -112,24 +113,34 @@ async function jsRun(files: string[], rateHz: number, seconds: number): Promise<
   };
 }
 
-/** The highest rate sustained: a coarse ladder, then a few bisections between its last pass and first failure. */
-async function highestSustained(run: (rateHz: number) => Promise<Run>, ladder: number[]): Promise<number> {
+/**
+ * The highest rate sustained (a coarse ladder, then bisections between its last pass and
+ * first failure), and the most ticks per second any of those runs recorded without a drop
+ * (drops only happen when the ring is full).
+ */
+async function search(run: (rateHz: number) => Promise<Run>, ladder: number[]): Promise<{ sustainedHz: number; achievedHz: number }> {
+  let achievedHz = 0;
+  const tracked = async (rateHz: number) => {
+    const r = await run(rateHz);
+    if (r.dropped === 0) achievedHz = Math.max(achievedHz, r.achievedHz);
+    return r;
+  };
   let pass = 0;
   let fail = 0;
   for (const rate of ladder) {
-    if (await sustained(run, rate)) pass = rate;
+    if (await sustained(tracked, rate)) pass = rate;
     else {
       fail = rate;
       break;
     }
   }
-  for (let i = 0; i < 3 && fail > 0 && pass > 0; i++) {
+  for (let i = 0; i < 2 && fail > 0 && pass > 0; i++) {
     const mid = Math.round(Math.sqrt(pass * fail) / 100) * 100;
     if (mid <= pass || mid >= fail) break;
-    if (await sustained(run, mid)) pass = mid;
+    if (await sustained(tracked, mid)) pass = mid;
     else fail = mid;
   }
-  return pass;
+  return { sustainedHz: pass, achievedHz };
 }
 
 const root = tempRoot('wattmeter-bench-');
@@ -142,8 +153,8 @@ try {
   console.log('5 fake powercap zones advanced every 1 ms by a writer process; JavaScript drains every 100 ms.');
   console.log(`load average at the start: ${load()}\n`);
   const ladder = [1000, 2000, 5000, 10_000, 20_000, 50_000, 100_000];
-  const nativeMax = await highestSustained((r) => nativeRun(root, r, 2), ladder);
-  const jsMax = await highestSustained((r) => jsRun(files, r, 2), [100, 200, 500, 1000, 2000, 5000]);
+  const nativeMax = await search((r) => nativeRun(root, r, 2), ladder);
+  const jsMax = await search((r) => jsRun(files, r, 2), [100, 200, 500, 1000, 2000, 5000]);
   const at = async (rateHz: number, seconds: number) => ({
     native: await nativeRun(root, rateHz, seconds),
     fifo: await nativeRun(root, rateHz, seconds, true),
@@ -155,7 +166,12 @@ try {
   const row = (label: string, native: string, fifo: string, js: string, ratio = '') =>
     console.log(`${label.padEnd(30)}${native.padStart(12)}${fifo.padStart(14)}${js.padStart(12)}${ratio.padStart(14)}`);
   row('', 'native', 'native FIFO', 'js', 'native vs js');
-  row('highest rate sustained (Hz)', f(nativeMax), '', f(jsMax), jsMax > 0 ? `${f(nativeMax / jsMax, 1)}x more` : '');
+  const ratio = (a: number, b: number) => (b > 0 ? `${f(a / b, 1)}x more` : '');
+  row('highest rate sustained (Hz)', f(nativeMax.sustainedHz), '', f(jsMax.sustainedHz), ratio(nativeMax.sustainedHz, jsMax.sustainedHz));
+  const most = (search: number, pick: (r: { native: Run; js: Run }) => Run) =>
+    Math.max(search, ...Object.values(runs).map((r) => pick(r).achievedHz));
+  const [nativeMost, jsMost] = [most(nativeMax.achievedHz, (r) => r.native), most(jsMax.achievedHz, (r) => r.js)];
+  row('most ticks/s recorded', f(nativeMost), '', f(jsMost), ratio(nativeMost, jsMost));
   for (const [rate, { native, fifo, js }] of Object.entries(runs)) {
     row(`${rate}: achieved (Hz)`, f(native.achievedHz), f(fifo.achievedHz), f(js.achievedHz), `${f(native.achievedHz / js.achievedHz, 1)}x more`);
     row(`${rate}: dropped / overruns`, `${native.dropped} / ${native.overruns}`, `${fifo.dropped} / ${fifo.overruns}`, `${js.dropped} / ${js.overruns}`);
@@ -166,6 +182,10 @@ try {
     row(`${rate}: CPU (% of one core)`, f(native.cpuPercent, 2), f(fifo.cpuPercent, 2), f(js.cpuPercent, 2), `${f(js.cpuPercent / native.cpuPercent, 1)}x less`);
     row(`${rate}: CPU per tick (us)`, f(native.cpuPerTickUs, 1), f(fifo.cpuPerTickUs, 1), f(js.cpuPerTickUs, 1), `${f(js.cpuPerTickUs / native.cpuPerTickUs, 1)}x less`);
     if (!fifo.realtime) console.log(`  (SCHED_FIFO was refused at ${rate}: the "native FIFO" column ran without it)`);
+  }
+  if (jsMax.sustainedHz === 0) {
+    console.log('\nsetInterval re-arms from when its callback ran, so it falls behind the schedule it was given:');
+    console.log('here it met 98 % of the deadlines at no rate tried (100 Hz and up).');
   }
   console.log(`\nload average at the end: ${load()}`);
 } finally {
