@@ -79,6 +79,8 @@ export interface NativeSampler {
    */
   drain(maxTicks?: number): Float64Array;
   stats(): NativeStats;
+  /** Now, on the clock of the tick timestamps. */
+  nowMs(): number;
 }
 
 export interface NativeAddon {

@@ -96,6 +96,15 @@ export class Sampler {
     return batchFromColumns(this.domains, this.#open().drain(maxTicks));
   }
 
+  /**
+   * Now, in ms since the epoch, on the clock the ticks are stamped with (CLOCK_MONOTONIC
+   * plus the wall-clock offset taken when the sampler opened): use it to place your own
+   * events among the ticks; Date.now() may have been stepped or slewed since.
+   */
+  nowMs(): number {
+    return this.#open().nowMs();
+  }
+
   stats(): SamplerStats {
     const s: NativeStats = this.#open().stats();
     const perSecond = (n: number) => (s.elapsedS > 0 ? n / s.elapsedS : 0);

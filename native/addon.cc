@@ -124,6 +124,7 @@ class SamplerWrap : public Napi::ObjectWrap<SamplerWrap> {
                            InstanceMethod<&SamplerWrap::close>("close"),
                            InstanceMethod<&SamplerWrap::drain>("drain"),
                            InstanceMethod<&SamplerWrap::stats>("stats"),
+                           InstanceMethod<&SamplerWrap::nowMs>("nowMs"),
                        });
   }
 
@@ -191,6 +192,11 @@ class SamplerWrap : public Napi::ObjectWrap<SamplerWrap> {
       sampler.drain(columns.Data(), n);
       return columns;
     });
+  }
+
+  Napi::Value nowMs(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    return guarded(env, [&]() -> Napi::Value { return Napi::Number::New(env, open(env).nowMs()); });
   }
 
   Napi::Value stats(const Napi::CallbackInfo& info) {

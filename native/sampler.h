@@ -9,6 +9,7 @@
 #include <thread>
 #include <vector>
 
+#include "clock.h"
 #include "domain.h"
 #include "histogram.h"
 #include "ring.h"
@@ -53,6 +54,10 @@ class Sampler {
   void drain(double* columns, size_t n) { ring_.pop(columns, n); }
 
   SamplerStats stats();
+
+  // Now, on the clock of the tick timestamps (ms since the epoch): lets a consumer place
+  // its own events among the ticks exactly, whatever the system clock did since open.
+  double nowMs() const { return static_cast<double>(monotonicNs() + realtimeOffsetNs_) / 1e6; }
 
  private:
   struct Setup {

@@ -62,6 +62,8 @@ test('a sampler drains columns in bulk and measures the written watts', async (t
   const last = batch.length - 1;
   const first = batch.timestampsMs.findIndex((ms) => ms >= batch.timestampsMs[last] - 500);
   t.deepEqual(windowPowerWatts(batch, 500), sampler.domains.map((_, d) => powerWatts(batch, d, first, last)));
+  // nowMs() is on the ticks' clock: never before a tick already drained.
+  t.true(sampler.nowMs() >= batch.timestampsMs[last]);
   const stats = sampler.stats();
   t.is(stats.dropped, 0);
   t.true(stats.ticks >= batch.length);
