@@ -23,7 +23,7 @@ function runQuick(out: string): Promise<{ code: number; output: string }> {
 const FIGURES = [
   'sampledPerS', 'storedPerS', 'completeness', 'droppedPerS', 'maxGapMs', 'meanPowerW', 'ratePowerW', 'exporterCpuPct', 'exporterPeakMiB',
   'prometheusCpuPct', 'prometheusRssMiB', 'diskBytesPerSample', 'wireBytesPerSample', 'latencyP50Ms', 'latencyMaxMs',
-  'outageExpected', 'outageLostPct', 'outageMaxGapMs',
+  'outageMaxGapMs', 'outageLostS',
 ] as const satisfies readonly (keyof StrategyResult)[];
 
 test('npm run compare -- --quick writes a sane report', async (t) => {
@@ -47,6 +47,11 @@ test('npm run compare -- --quick writes a sane report', async (t) => {
       t.true(s.completeness >= 0 && s.completeness <= 1, `${at}: completeness ${s.completeness}`);
       t.true(s.storedPerS > 0 && s.sampledPerS > 0, `${at}: something was sampled and stored`);
       t.true(s.latencySamples > 0, `${at}: latency was observed`);
+      t.is(s.failedScrapes === null, s.strategy === 'remote_write', `${at}: failed scrapes counted for the pull strategies`);
+      // What the outage costs each strategy, qualitatively: simple loses the span, remote
+      // write's queue keeps it. (Multirate keeps it too when its 30 s window covers it.)
+      if (s.strategy === 'simple') t.true(s.outageLostS >= cell.outageS - 1, `${at}: lost ${s.outageLostS} s of a ${cell.outageS} s outage`);
+      if (s.strategy === 'remote_write') t.true(s.outageLostS < 1, `${at}: lost ${s.outageLostS} s`);
       t.true(s.burst !== null && Number.isFinite(s.burst.gaugeJ) && s.burst.points.length > 0, `${at}: the burst was read back`);
       // Mean power (rate() of the stored energy counter) within 10 % of the known watts
       // wherever the strategy stored enough samples over the steady span for a rate. The

@@ -183,15 +183,16 @@ async function readLane(
     burstReading = readBurst(strategy, p, e, { ...burst, baseW: truthW });
   }
 
-  // Expected: the steady span's rate of stored samples over the outage; a shortfall of
-  // less than one sample is rounding, not loss. The longest gap in what was stored across
-  // the outage says the same without the estimate: about the outage's length if it was
-  // lost, the usual spacing if not.
+  // What the outage cost: the longest hole in the stored series from before the stop to
+  // the first samples after the restart, beyond the series' usual spacing. (Counting the
+  // samples stored during the outage against the steady rate misleads: the sampler
+  // itself ticks less while three Prometheus servers replay their WAL on shared CPUs.)
   const outageStored = (await prometheus.points(power(strategy), outage.downMs, outage.upMs)).length;
-  const outageExpected = (storedPerS * (outage.upMs - outage.downMs)) / 1000;
-  const outageLost = Math.max(0, Math.floor(outageExpected) - outageStored);
-  const aroundOutageMs = 1000 * plan.intervalS + 1000;
-  const acrossOutage = await prometheus.points(power(strategy), outage.downMs - aroundOutageMs, outage.upMs + aroundOutageMs);
+  const acrossOutage = await prometheus.points(power(strategy), outage.downMs - 1000 * plan.intervalS - 1000, Date.now());
+  const outageMaxGapMs = maxGap(acrossOutage);
+  // Scrapes that failed (up == 0) in the steady span, such as a scrape over its timeout.
+  const up = strategy.pull ? `up{job="wattmeter-${strategy.name}"}${range}` : undefined;
+  const failedScrapes = up ? await prometheus.scalar(`count_over_time(${up}) - sum_over_time(${up})`, last.ms) : null;
 
   const pid = lane.exporter!.server.child.pid!;
   return {
@@ -214,10 +215,10 @@ async function readLane(
     latencyP50Ms: percentile(latencies, 50),
     latencyMaxMs: percentile(latencies, 100),
     latencySamples: latencies.length,
-    outageExpected,
+    failedScrapes,
     outageStored,
-    outageMaxGapMs: maxGap(acrossOutage),
-    outageLostPct: outageExpected >= 1 ? (outageLost / Math.floor(outageExpected)) * 100 : NaN,
+    outageMaxGapMs,
+    outageLostS: Math.max(0, outageMaxGapMs - 1000 / storedPerS) / 1000,
   };
 }
 

@@ -44,7 +44,7 @@ export function headlineCell(c: Comparison): CellResult {
 export function headlineTable(cell: CellResult): string {
   const header = [
     `${cellLabel(cell)}`, 'stored samples/s/series', 'completeness', 'mean power error (rate)', '50 ms burst energy seen',
-    'exporter CPU', 'exporter peak RSS', 'Prometheus CPU', 'bytes on the wire/sample', 'latency p50 / max', `lost in a ${cell.outageS} s Prometheus outage`,
+    'exporter CPU', 'exporter peak RSS', 'Prometheus CPU', 'bytes on the wire/sample', 'latency p50 / max', `data lost to a ${cell.outageS} s Prometheus outage`,
   ];
   const rows = STRATEGY_ORDER.map((name) => {
     const s = byName(cell, name);
@@ -52,7 +52,7 @@ export function headlineTable(cell: CellResult): string {
     return [
       NAMES[name], num(s.storedPerS, 2), pct(s.completeness * 100), signed(errorPct(s.ratePowerW, cell.truthW)), burst,
       pct(s.exporterCpuPct), `${num(s.exporterPeakMiB, 0)} MiB`, pct(s.prometheusCpuPct), num(s.wireBytesPerSample),
-      `${num(s.latencyP50Ms, 0)} / ${num(s.latencyMaxMs, 0)} ms`, pct(s.outageLostPct, 0),
+      `${num(s.latencyP50Ms, 0)} / ${num(s.latencyMaxMs, 0)} ms`, `${num(s.outageLostS, 1)} s`,
     ];
   });
   return table(header, rows);
@@ -101,8 +101,7 @@ function conclusions(c: Comparison) {
   const wire = (name: StrategyName) => range(v(name, (s) => s.wireBytesPerSample, atTop), (x) => num(x, 0));
   const diskTop = range(STRATEGY_ORDER.flatMap((name) => v(name, (s) => s.diskBytesPerSample, atTop)), (x) => num(x, 0));
   const lat = (name: StrategyName) => range(v(name, (s) => s.latencyP50Ms), (x) => `${num(x, 0)} ms`);
-  // Lost: a hole across the outage at least half its length (the estimate-free measure).
-  const lostCells = (name: StrategyName) => c.cells.filter((cell) => byName(cell, name).outageMaxGapMs >= 500 * cell.outageS);
+  const lostCells = (name: StrategyName) => c.cells.filter((cell) => byName(cell, name).outageLostS > 1);
   const truth = c.cells[0]?.truthW !== null;
 
   const ring = droppedCells('remote_write');
@@ -147,17 +146,17 @@ function conclusions(c: Comparison) {
       `compacted block needs.`,
     latency:
       `Simple's samples are queryable as soon as the scrape ends (p50 ${lat('simple')}, including up to ${POLL_MS} ms of polling), ` +
-      `but its value was computed up to 100 ms (the drain interval) before its timestamp. Multirate and remote write deliver a ` +
-      `batch per interval, so a sample waits for the next scrape or push, about half an interval on average, plus the delivery ` +
-      `itself (p50 ${lat('multirate')} and ${lat('remote_write')}). Remote write's maximum at 15 s exceeds the interval because ` +
-      `of the ring overflow above: its drains come late.`,
+      `but its value was computed up to 100 ms (the drain interval) before its timestamp. Multirate delivers a batch per scrape, ` +
+      `so a sample waits for the next one, about half an interval on average, plus the scrape itself (p50 ${lat('multirate')}). ` +
+      `Remote write pushes once per interval or as soon as a request's batch (10 000 samples) is full, whichever comes first, ` +
+      `so at high rates it delivers sooner than its interval says (p50 ${lat('remote_write')}).` +
+      (ring.length > 0 ? ' Where its ring overflowed (above), its drains came late and so did its samples.' : ''),
     robustness:
-      `With Prometheus stopped and restarted on its data, simple lost the span in ${list(lostCells('simple'))} (where fewer ` +
-      `than one scrape was expected in the span, "—"); multirate in ${list(lostCells('multirate'))}: every scrape serves the last ` +
-      `30 s, so an outage plus the wait for the next scrape must stay under 30 s; remote write in ` +
-      `${list(lostCells('remote_write'))}: its queue holds 10 minutes and retries with backoff. Lost here means a hole across the ` +
-      `outage at least half its length; the expected-against-stored counts differ by a few percent even without a hole, as the ` +
-      `sampler's own rate dips while Prometheus restarts on the shared CPUs.`,
+      `With Prometheus stopped for the outage and restarted on its data, simple lost ${range(v('simple', (s) => s.outageLostS), (x) => `${num(x, 0)} s`)} ` +
+      `of data: every scrape that would have happened, and the wait for Prometheus's first scrape after it restarts. Multirate lost ` +
+      `data in ${list(lostCells('multirate'))}: every scrape serves the last 30 s again, so an outage plus the wait for the next ` +
+      `scrape must stay under 30 s. Remote write lost data in ${list(lostCells('remote_write'))}: its queue holds 10 minutes and ` +
+      `retries with backoff. (Lost: more than 1 s of data missing.)`,
   };
 }
 
@@ -206,7 +205,8 @@ ${headlineTable(head)}
 
 Completeness: stored samples against the sampler's ticks. Mean power error: \`rate()\` of the stored energy counter against
 the known power. Burst energy seen: the burst's energy above base recovered from the stored power samples. Bytes on the wire: both
-directions through the relay, HTTP included, per sample Prometheus appended. Lost: samples missing for the outage's span.
+directions through the relay, HTTP included, per sample Prometheus appended. Data lost: the longest hole in the stored series
+across the outage, less its usual sample spacing.
 
 ## Resolution
 
@@ -284,24 +284,29 @@ of that), over all samples of the package energy series that appeared while poll
 ${perCell(c, [
   ['p50 ms', (s) => num(s.latencyP50Ms, 0)],
   ['max ms', (s) => num(s.latencyMaxMs, 0)],
+  ['failed scrapes', (s) => (s.failedScrapes === null ? 'n/a' : num(s.failedScrapes, 0))],
 ])}
+
+Failed scrapes: scrapes with \`up == 0\` during the steady span (a scrape that overran its timeout, which is the interval);
+multirate serves the same samples again at the next scrape, so they arrive late rather than never.
 
 ${words.latency}
 
 ## Robustness
 
-Prometheus (the scraper, or the remote-write receiver) stopped and restarted on the same data directory. Expected: the
-steady span's stored rate times the outage; stored: samples with timestamps inside the outage, read after recovery.
+Prometheus (the scraper, or the remote-write receiver) stopped and restarted on the same data directory, then the stored
+series read back.
 
 ${perCell(c, [
-  ['expected', (s) => num(s.outageExpected, 0)],
-  ['stored', (s) => String(s.outageStored)],
-  ['lost', (s) => pct(s.outageLostPct, 0)],
-  ['max gap s', (s) => num(s.outageMaxGapMs / 1000, 1)],
+  ['stored during', (s) => String(s.outageStored)],
+  ['longest hole s', (s) => num(s.outageMaxGapMs / 1000, 1)],
+  ['data lost s', (s) => num(s.outageLostS, 1)],
 ])}
 
-Max gap: the longest time between two stored samples across the outage and an interval either side. "—": fewer than one
-sample expected in the span.
+Stored during: samples with timestamps inside the outage (fewer than usual even where nothing was lost: the sampler itself
+ticks less while three Prometheus servers replay their WAL on the shared CPUs). Longest hole: from before the stop to the
+first samples after the restart (a pull strategy waits up to a few seconds more for Prometheus's first scrape). Data lost:
+that hole less the series' usual spacing.
 
 ${words.robustness}
 `;

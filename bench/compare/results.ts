@@ -48,12 +48,15 @@ export interface StrategyResult {
   latencyP50Ms: number;
   latencyMaxMs: number;
   latencySamples: number;
+  /** Pull strategies: scrapes that failed (up == 0) over the steady span; null for remote write. */
+  failedScrapes: number | null;
   // Robustness: Prometheus down for outageS, then restarted on its data directory.
-  outageExpected: number;
+  /** Samples stored with timestamps inside the outage. */
   outageStored: number;
-  /** The longest time between two stored samples across the outage (and an interval either side). */
+  /** The longest time between two stored samples from before the stop to after the restart. */
   outageMaxGapMs: number;
-  outageLostPct: number;
+  /** Seconds of data missing: that hole less the series' usual spacing. */
+  outageLostS: number;
 }
 
 export interface BurstTruth {
