@@ -57,13 +57,13 @@ export class EnergyFeed {
   #lingerTimer: NodeJS.Timeout | undefined;
   // Ticks further apart than this mean the ring was full or the sampler late or stopped.
   readonly #gapMs: number;
-  // The last tick, and per domain its value, its last knot, its knots since the last gap
-  // and a running estimate of the interval between its updates.
+  // The last tick, and per domain its value, its last knot, its timed updates since the
+  // last gap and a running estimate of the interval between its updates.
   #lastTickMs = NaN;
   #lastUj: Float64Array;
   #lastKnotMs: Float64Array;
   #lastKnotUj: Float64Array;
-  #knotCount: Uint32Array;
+  #timedUpdates: Uint32Array;
   #updateIntervalMs: Float64Array;
 
   constructor(sampler: Sampler) {
@@ -74,7 +74,7 @@ export class EnergyFeed {
     this.#lastUj = new Float64Array(n).fill(NaN);
     this.#lastKnotMs = new Float64Array(n).fill(NaN);
     this.#lastKnotUj = new Float64Array(n).fill(NaN);
-    this.#knotCount = new Uint32Array(n);
+    this.#timedUpdates = new Uint32Array(n);
     this.#updateIntervalMs = new Float64Array(n).fill(NaN);
   }
 
@@ -151,21 +151,26 @@ export class EnergyFeed {
       if (fresh && !Number.isNaN(prevMs)) gapsMs.push([prevMs, t]);
       for (let d = 0; d < domains; d++) {
         const uj = batch.energyUj[d][i];
-        if (fresh) this.#knotCount[d] = 0;
-        if (fresh || uj !== this.#lastUj[d]) {
-          // An update happened between the previous tick and this one: the midpoint is
-          // the unbiased guess of when.
-          const timeMs = fresh ? t : (prevMs + t) / 2;
-          if (this.#knotCount[d] > 0) {
+        if (fresh) this.#timedUpdates[d] = 0;
+        // A value seen before is no update, after a gap too: a knot there would close a
+        // segment on a counter that never moved (a silent 0 J) and flatten the
+        // interpolation up to it.
+        if (uj === this.#lastUj[d]) continue;
+        let timeMs = t;
+        if (!fresh) {
+          // The update happened between the previous tick and this one: the midpoint is
+          // the unbiased guess of when. Only the interval between two such updates is
+          // one update long; a seed's time is merely an upper bound.
+          timeMs = (prevMs + t) / 2;
+          if (this.#timedUpdates[d]++ > 0) {
             const interval = timeMs - this.#lastKnotMs[d];
             const mean = this.#updateIntervalMs[d];
             this.#updateIntervalMs[d] = Number.isNaN(mean) ? interval : 0.9 * mean + 0.1 * interval;
           }
-          this.#knotCount[d]++;
-          this.#lastKnotMs[d] = knots[d].timesMs[counts[d]] = timeMs;
-          this.#lastKnotUj[d] = knots[d].energyUj[counts[d]++] = uj;
-          this.#lastUj[d] = uj;
         }
+        this.#lastKnotMs[d] = knots[d].timesMs[counts[d]] = timeMs;
+        this.#lastKnotUj[d] = knots[d].energyUj[counts[d]++] = uj;
+        this.#lastUj[d] = uj;
       }
       this.#lastTickMs = t;
     }
@@ -177,13 +182,14 @@ export class EnergyFeed {
   }
 
   /**
-   * Resolves once the ticks are current and every domain has shown a real counter update
-   * since the last gap, so a segment opened now has a knot before its start; domains
-   * whose counter stands still are waited for at most a few periods.
+   * Resolves once the ticks are current and every domain has shown two timed counter
+   * updates since the last gap, so a segment opened now has a knot before its start and,
+   * on a fresh sampler, an update interval to size its timeline bins by; domains whose
+   * counter stands still are waited for at most a few periods.
    */
   async ready(): Promise<void> {
     const waitMs = 3 * Math.max(this.periodMs, 1) + 20;
-    await this.until(() => nowMs() - this.#lastTickMs <= this.#gapMs && this.#knotCount.every((n) => n >= 2), waitMs);
+    await this.until(() => nowMs() - this.#lastTickMs <= this.#gapMs && this.#timedUpdates.every((n) => n >= 2), waitMs);
   }
 
   /** Pumps about every millisecond until `done()` holds or `timeoutMs` passes. */

@@ -2,7 +2,7 @@
 // files, one u64 at each register's address, as /dev/cpu/N/msr is read with pread) and
 // /proc/stat, all under a temporary root, advanced in place by a writer child process at
 // known watts. Nothing else is faked.
-import { fork, type ChildProcess } from 'node:child_process';
+import { fork, spawnSync, type ChildProcess } from 'node:child_process';
 import { chmodSync, closeSync, mkdirSync, mkdtempSync, openSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { once } from 'node:events';
 import { tmpdir } from 'node:os';
@@ -253,10 +253,26 @@ export class FakeWriter {
     });
   }
 
-  /** Starts advancing the counters every periodMs (default 1 ms, like RAPL). */
-  static async start(counters: CounterSpec[], periodMs = 1): Promise<FakeWriter> {
+  /** Why the writer runs at normal priority although `fifo` was asked for; else undefined. */
+  fifoRefused: string | undefined;
+
+  /**
+   * Starts advancing the counters every periodMs (default 1 ms, like RAPL).
+   *
+   * `fifo`: run the writer SCHED_FIFO where that is allowed (root or CAP_SYS_NICE). RAPL
+   * counters advance whatever the OS is doing; a writer process does not: on a busy VM
+   * where other processes run SCHED_FIFO (benchmarks of the sampler), a normal process
+   * can wait hundreds of milliseconds for a CPU, even at nice -20, and the counters stand
+   * still meanwhile. Where it is not allowed, `fifoRefused` says why and the writer runs
+   * as it is (long stalls may then fail timing-sensitive tests).
+   */
+  static async start(counters: CounterSpec[], periodMs = 1, { fifo = false } = {}): Promise<FakeWriter> {
     const child = fork(WRITER, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     const writer = new FakeWriter(child);
+    if (fifo) {
+      const chrt = spawnSync('chrt', ['--all-tasks', '--fifo', '--pid', '10', String(child.pid)], { encoding: 'utf8' });
+      if (chrt.status !== 0) writer.fifoRefused = chrt.error?.message ?? chrt.stderr.trim();
+    }
     await writer.#call({ type: 'start', counters, periodMs });
     return writer;
   }
