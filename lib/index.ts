@@ -25,7 +25,7 @@ export { serverOptionsFromEnv, remoteWriteOptionsFromEnv, EXPORTER_ENV, DEFAULT_
 export type { MetricsServer, MetricsServerOptions } from './exporters/http.js';
 export { measure, type MeasureOptions, type Measurement } from './meter/measure.js';
 export { EnergyMeter, type EnergyMeterOptions } from './meter/energy-meter.js';
-export { feedFor, type EnergyFeed, type FeedUpdate, type Knots } from './meter/feed.js';
+export { feedFor, type EnergyFeed, type FeedUpdate, type Knots } from './feed.js';
 export type { EnergyReport, EnergyTrace, DomainEnergy, PowerTimeline, EnergyHandler } from './meter/report.js';
 export { printHandler, csvHandler, jsonLinesHandler, formatReport, reportToJson, type TextSink } from './meter/handlers.js';
 export { promClientHandler, type PromClientHandlerOptions } from './meter/prom-client.js';

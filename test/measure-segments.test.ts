@@ -17,7 +17,6 @@
 import test, { type ExecutionContext } from 'ava';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { EnergyMeter, feedFor, measure, openSampler, type EnergyReport, type Sampler } from '../lib/index.js';
-import { nowMs } from '../lib/meter/feed.js';
 import { FakeWriter, fakePowercap, removeRoot, tempRoot, type PowercapZoneSpec } from './helpers/fake-rapl.js';
 
 const spin = (ms: number) => {
@@ -129,9 +128,9 @@ test.serial('an async function, and a power step that shows in the timeline and 
   const { result, energy } = await measure(
     async function work() {
       await sleep(250);
-      stepFrom = nowMs();
+      stepFrom = sampler.nowMs();
       await writer.setWatts('package-0', 50);
-      stepTo = nowMs();
+      stepTo = sampler.nowMs();
       await sleep(350);
       return 'done';
     },

@@ -3,7 +3,7 @@
 // scrapes cannot disturb sampling and no scrape does file I/O. The ring has one consumer,
 // the sampler's feed, so an exporter and a meter on the same sampler each get every tick.
 import { batchFromColumns, concatBatches, type Batch } from '../batch.js';
-import { feedFor } from '../meter/feed.js';
+import { feedFor } from '../feed.js';
 import type { Sampler, SamplerStats } from '../sampler.js';
 
 export type DrainHandler = (batch: Batch, stats: SamplerStats) => void;

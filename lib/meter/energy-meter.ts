@@ -3,7 +3,7 @@
 // number of them may run at once without disturbing each other.
 import type { Sampler } from '../sampler.js';
 import type { SamplerOptions } from '../options.js';
-import { feedFor, type EnergyFeed } from './feed.js';
+import { feedFor, type EnergyFeed } from '../feed.js';
 import type { EnergyHandler, EnergyReport, EnergyTrace } from './report.js';
 import { Segment } from './segment.js';
 

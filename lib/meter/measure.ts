@@ -1,7 +1,7 @@
 // measure(fn): the energy one call used, for sync and async functions alike.
 import type { Sampler } from '../sampler.js';
 import type { SamplerOptions } from '../options.js';
-import { feedFor } from './feed.js';
+import { feedFor } from '../feed.js';
 import type { EnergyHandler, EnergyReport } from './report.js';
 import { Segment } from './segment.js';
 

@@ -6,8 +6,11 @@
 // boundary between two counter updates gets its share of the update, and a segment is
 // settled only once every domain has shown an update after its end (or stood still long
 // enough to prove it is idle).
-import { nowMs, type EnergyFeed, type FeedUpdate } from './feed.js';
+import type { EnergyFeed, FeedUpdate } from '../feed.js';
 import type { DomainEnergy, EnergyReport } from './report.js';
+
+/** RAPL updates about every millisecond; no energy counter wattmeter reads is faster. */
+const FASTEST_UPDATE_MS = 1;
 
 /** Default upper bound on the bins of a report's power timeline. */
 export const DEFAULT_TIMELINE_POINTS = 1000;
@@ -99,12 +102,14 @@ export class Segment {
     this.#maxPoints = maxPoints;
     this.#tracks = feed.sampler.domains.map((_, d) => new Track(feed.lastKnot(d)));
     // Each update's time is known to one tick, so a bin must span many updates for its
-    // watts to mean something: ten keep that error near 10 % at worst.
+    // watts to mean something: ten keep that error near 10 % at worst. No energy counter
+    // updates faster than RAPL's millisecond, so a shorter (or unknown) interval is an
+    // artefact of a stalled machine, not a reason for narrower bins.
     const intervals = this.#tracks.map((_, d) => feed.updateIntervalMs(d)).filter((ms) => !Number.isNaN(ms));
-    this.#stepMs = 10 * Math.max(feed.periodMs, ...intervals);
+    this.#stepMs = 10 * Math.max(feed.periodMs, FASTEST_UPDATE_MS, ...intervals);
     this.#unsubscribe = feed.subscribe((update) => this.#add(update));
     // Last, so the set-up above is not measured; later ticks before it are still welcome.
-    this.startMs = nowMs();
+    this.startMs = feed.nowMs();
   }
 
   #add(update: FeedUpdate): void {
@@ -125,7 +130,7 @@ export class Segment {
   }
 
   /** Closes the segment at `endMs` (now by default); settle() then waits for the data. */
-  end(endMs = nowMs()): void {
+  end(endMs = this.#feed.nowMs()): void {
     this.#endMs = endMs;
   }
 

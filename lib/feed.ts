@@ -1,5 +1,5 @@
-// The one consumer of a sampler's ring. The ring is single-consumer, so every meter,
-// measure() call or other reader of one sampler subscribes here instead of draining it:
+// The one consumer of a sampler's ring. The ring is single-consumer, so every exporter,
+// meter, measure() call or other reader of one sampler subscribes here instead of draining it:
 // data flows one way, sampler -> ring -> feed -> subscribers, and concurrent
 // measurements never steal each other's ticks.
 //
@@ -10,20 +10,9 @@
 // boundary fall between two counter updates honestly.
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Batch } from '../batch.js';
-import { openSampler, type Sampler } from '../sampler.js';
-import type { SamplerOptions } from '../options.js';
-
-/**
- * Now, on the clock of the tick timestamps (ms since the epoch, sub-ms). The sampler
- * stamps ticks with CLOCK_MONOTONIC plus the realtime offset taken when it opened;
- * performance.timeOrigin + now() is the same construction with the offset taken at
- * process start, so the two agree to microseconds unless the system clock is stepped
- * or slewed between those two moments.
- */
-export function nowMs(): number {
-  return performance.timeOrigin + performance.now();
-}
+import type { Batch } from './batch.js';
+import { openSampler, type Sampler } from './sampler.js';
+import type { SamplerOptions } from './options.js';
 
 /** The counter updates of one domain seen in one drain: when, and the value reached. */
 export interface Knots {
@@ -76,6 +65,11 @@ export class EnergyFeed {
     this.#lastKnotUj = new Float64Array(n).fill(NaN);
     this.#timedUpdates = new Uint32Array(n);
     this.#updateIntervalMs = new Float64Array(n).fill(NaN);
+  }
+
+  /** Now, on the clock the ticks are stamped with (see Sampler.nowMs). */
+  nowMs(): number {
+    return this.sampler.nowMs();
   }
 
   get lastTickMs(): number {
@@ -189,7 +183,7 @@ export class EnergyFeed {
    */
   async ready(): Promise<void> {
     const waitMs = 3 * Math.max(this.periodMs, 1) + 20;
-    await this.until(() => nowMs() - this.#lastTickMs <= this.#gapMs && this.#timedUpdates.every((n) => n >= 2), waitMs);
+    await this.until(() => this.nowMs() - this.#lastTickMs <= this.#gapMs && this.#timedUpdates.every((n) => n >= 2), waitMs);
   }
 
   /** Pumps about every millisecond until `done()` holds or `timeoutMs` passes. */
