@@ -4,13 +4,12 @@
 // of the Grafana dashboard, its variables and $__rate_interval substituted as Grafana
 // does, must return data.
 import test from 'ava';
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { FakeWriter, energyFile, fakePowercap, fiveZones, makeRootOnly, removeRoot, tempRoot } from './helpers/fake-rapl.js';
-import { Store } from './helpers/prometheus.js';
+import { StackPrometheus } from './helpers/stack-prometheus.js';
 import { freePort, startServer, type Server } from './helpers/servers.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url)); // dist/test -> repository
@@ -42,46 +41,6 @@ const dashboard = JSON.parse(readFileSync(path.join(ROOT, 'grafana/dashboards/wa
 function cleanEnv(extra: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   const env = Object.fromEntries(Object.entries(process.env).filter(([key]) => !/^(WATTMETER_|PROMETHEUS_)/.test(key) || key === 'WATTMETER_ADDON'));
   return { ...env, ...extra };
-}
-
-/**
- * Prometheus as its container starts it: through prometheus/entrypoint.sh, which writes
- * the configuration with write-config.sh, the image's paths moved to a temporary
- * directory and the scrape targets to loopback. The exporter tests' harness (Store) does
- * the rest: port, start, stop, data directory.
- */
-class StackPrometheus extends Store {
-  #targets: { simple: string; multirate: string };
-
-  private constructor(dir: string, port: number, targets: { simple: string; multirate: string }) {
-    super(dir, port);
-    this.#targets = targets;
-  }
-
-  static async start(targets: { simple: string; multirate: string }): Promise<StackPrometheus> {
-    const dir = mkdtempSync(path.join(tmpdir(), 'wattmeter-stack-'));
-    return new StackPrometheus(dir, await freePort(), targets).start();
-  }
-
-  protected command() {
-    const settings = {
-      PROMETHEUS_BIN: 'prometheus',
-      PROMETHEUS_CONFIG_FILE: path.join(this.dir, 'prometheus.yml'),
-      PROMETHEUS_DATA_DIR: path.join(this.dir, 'data'),
-      PROMETHEUS_SCRAPE_INTERVAL: `${SCRAPE_INTERVAL_S}s`,
-      PROMETHEUS_SCRAPE_TIMEOUT: '', // empty: the interval
-      WATTMETER_SIMPLE_TARGETS: this.#targets.simple,
-      WATTMETER_MULTIRATE_TARGETS: this.#targets.multirate,
-    };
-    return {
-      program: 'env',
-      args: [
-        ...Object.entries(settings).map(([name, value]) => `${name}=${value}`),
-        'sh', path.join(ROOT, 'prometheus/entrypoint.sh'), `--web.listen-address=127.0.0.1:${this.port}`,
-      ],
-      readyPath: '/-/ready',
-    };
-  }
 }
 
 /** One example as its container runs it: `node dist/examples/<name>.js`, started as root. */
@@ -133,7 +92,8 @@ test('every dashboard query returns data from Prometheus fed by the three export
   for (const zone of zones) makeRootOnly(energyFile(sysfs, zone.zone));
 
   const [simplePort, multiratePort] = [await freePort(), await freePort()];
-  const prometheus = await StackPrometheus.start({ simple: `127.0.0.1:${simplePort}`, multirate: `127.0.0.1:${multiratePort}` });
+  const targets = { simple: [`127.0.0.1:${simplePort}`], multirate: [`127.0.0.1:${multiratePort}`] };
+  const prometheus = await (await StackPrometheus.create(targets, SCRAPE_INTERVAL_S)).start();
   t.teardown(() => prometheus.remove());
 
   const common = {
