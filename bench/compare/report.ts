@@ -130,7 +130,9 @@ function conclusions(c: Comparison) {
         `even then as a 1 s average (about +5 W instead of +100 W). Its energy counter holds the burst's joules, but blurred over a ` +
         `whole scrape interval and skewed by its timestamp, which is the scrape's time while the value dates from the last drain (up ` +
         `to 100 ms earlier, i.e. up to 2 J of base power). Multirate and remote write recovered ${range(timestamped, (x) => pct(x, 0))} ` +
-        `of the injected energy from the stored gauge alone, placed within one sampling period. Their stored peak is not the true ` +
+        `of the injected energy from the stored gauge alone, placed within one sampling period; an outlier of up to ~1 J too much ` +
+        `is the fake writer again: a stall of ~50 ms next to a sample that bounds the burst books base power x stall (20 W x 50 ms ` +
+        `= 1 J) on the wrong side of it, and the counter-based figures of every strategy show the same. Their stored peak is not the true ` +
         `peak: at 1000 Hz it reads higher, because a 1 ms sample can hold several of the fake writer's late steps. The burst's true ` +
         `length is in the table: the bench's own timer, on the busy machine, sometimes held it longer than 50 ms.`
       : 'Measured on the host\'s counters: the true power is unknown, so accuracy was not measured (run without --rapl).',
