@@ -80,8 +80,10 @@ process.on('message', (command: WriterCommand) => {
     case 'stop':
       tick();
       for (const c of counters) closeSync(c.fd);
-      send({ id: command.id, snapshot: snapshot() });
-      process.exit(0);
+      // Exit only once the reply is out: process.send is asynchronous, and exiting at
+      // once could lose it, failing the caller's stop() with "writer exited".
+      process.send!({ id: command.id, snapshot: snapshot() } satisfies WriterReply, () => process.exit(0));
+      return;
   }
   send({ id: command.id, snapshot: snapshot() });
 });
