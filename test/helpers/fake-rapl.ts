@@ -247,7 +247,9 @@ export class FakeWriter {
       this.#pending.get(reply.id)?.resolve(reply.snapshot);
       this.#pending.delete(reply.id);
     });
-    child.on('exit', (code) => {
+    // 'close', not 'exit': only then has every message the child sent been delivered, so a
+    // reply sent just before exiting (stop's) is never taken for a lost one.
+    child.on('close', (code) => {
       for (const { reject } of this.#pending.values()) reject(new Error(`fake counter writer exited (${code})`));
       this.#pending.clear();
     });
@@ -311,7 +313,7 @@ export class FakeWriter {
 
   async stop(): Promise<WriterReply['snapshot']> {
     if (this.#child.exitCode !== null) return {};
-    const exited = once(this.#child, 'exit');
+    const exited = once(this.#child, 'close');
     const last = await this.#call({ type: 'stop' });
     await exited;
     return last;
