@@ -10,7 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { FakeWriter, energyFile, fakePowercap, fiveZones, makeRootOnly, removeRoot, tempRoot } from './helpers/fake-rapl.js';
 import { StackPrometheus } from './helpers/stack-prometheus.js';
-import { freePort, startServer, type Server } from './helpers/servers.js';
+import { cleanEnv, freePort, startServer, type Server } from './helpers/servers.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url)); // dist/test -> repository
 const SCRAPE_INTERVAL_S = 1;
@@ -36,12 +36,6 @@ interface Dashboard {
 }
 
 const dashboard = JSON.parse(readFileSync(path.join(ROOT, 'grafana/dashboards/wattmeter.json'), 'utf8')) as Dashboard;
-
-/** The environment of a fresh shell: no stack or exporter variables leak in. */
-function cleanEnv(extra: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
-  const env = Object.fromEntries(Object.entries(process.env).filter(([key]) => !/^(WATTMETER_|PROMETHEUS_)/.test(key) || key === 'WATTMETER_ADDON'));
-  return { ...env, ...extra };
-}
 
 /** One example as its container runs it: `node dist/examples/<name>.js`, started as root. */
 function startExample(name: string, readyUrl: string, env: NodeJS.ProcessEnv): Promise<Server> {

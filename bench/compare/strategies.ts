@@ -2,7 +2,7 @@
 // (`node dist/examples/<name>.js`, configured by the environment as a user runs it), so
 // that its CPU time and memory are its own process's.
 import path from 'node:path';
-import { startServer, type Server } from '../../test/helpers/servers.js';
+import { cleanEnv, startServer, type Server } from '../../test/helpers/servers.js';
 import { ROOT } from './paths.js';
 import type { ScrapeTargets } from '../../test/helpers/stack-prometheus.js';
 
@@ -73,10 +73,4 @@ export async function startExporter(strategy: Strategy, settings: ExporterSettin
   const program = path.join(ROOT, 'dist/examples', `${strategy.example}.js`);
   const server = await startServer(process.execPath, [program], readyUrl, { env: cleanEnv(env) });
   return { server };
-}
-
-/** The bench's environment without any WATTMETER_ or PROMETHEUS_ setting of its own, plus `extra`. */
-function cleanEnv(extra: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
-  const kept = Object.entries(process.env).filter(([key]) => !/^(WATTMETER_|PROMETHEUS_)/.test(key) || key === 'WATTMETER_ADDON');
-  return { ...Object.fromEntries(kept), ...extra };
 }

@@ -1,6 +1,7 @@
 // Runs the built `wattmeter` command as a user would, and collects what it printed.
 import { execFile, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { cleanEnv } from './servers.js';
 
 export const CLI = fileURLToPath(new URL('../../lib/cli.js', import.meta.url));
 
@@ -15,12 +16,6 @@ export interface RunOptions {
   /** Run as this uid/gid (tests run as root; 65534 is nobody). */
   uid?: number;
   timeoutMs?: number;
-}
-
-/** The environment without any WATTMETER_* variable the caller's shell may carry. */
-export function cleanEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
-  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('WATTMETER_') || k === 'WATTMETER_ADDON'));
-  return { ...env, ...extra };
 }
 
 export function wattmeter(args: string[], options: RunOptions = {}): Promise<CliResult> {

@@ -5,6 +5,16 @@ import { once } from 'node:events';
 import { createServer } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 
+/**
+ * The environment to start a program of ours with: the caller's, less any WATTMETER_ or
+ * PROMETHEUS_ setting its shell may carry (WATTMETER_ADDON, which picks the build under
+ * test, is kept), plus `extra`.
+ */
+export function cleanEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  const kept = Object.entries(process.env).filter(([key]) => !/^(WATTMETER_|PROMETHEUS_)/.test(key) || key === 'WATTMETER_ADDON');
+  return { ...Object.fromEntries(kept), ...extra };
+}
+
 /** A loopback port nobody listens on right now. */
 export async function freePort(): Promise<number> {
   const server = createServer();
