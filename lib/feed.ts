@@ -47,13 +47,14 @@ export class EnergyFeed {
   // Ticks further apart than this mean the ring was full or the sampler late or stopped.
   readonly #gapMs: number;
   // The last tick, and per domain its value, its last knot, its timed updates since the
-  // last gap and a running estimate of the interval between its updates.
+  // last gap, and the mean interval between its updates with the count behind it.
   #lastTickMs = NaN;
   #lastUj: Float64Array;
   #lastKnotMs: Float64Array;
   #lastKnotUj: Float64Array;
   #timedUpdates: Uint32Array;
   #updateIntervalMs: Float64Array;
+  #intervalsSeen: Uint32Array;
 
   constructor(sampler: Sampler) {
     this.sampler = sampler;
@@ -65,6 +66,7 @@ export class EnergyFeed {
     this.#lastKnotUj = new Float64Array(n).fill(NaN);
     this.#timedUpdates = new Uint32Array(n);
     this.#updateIntervalMs = new Float64Array(n).fill(NaN);
+    this.#intervalsSeen = new Uint32Array(n);
   }
 
   /** Now, on the clock the ticks are stamped with (see Sampler.nowMs). */
@@ -156,11 +158,7 @@ export class EnergyFeed {
           // the unbiased guess of when. Only the interval between two such updates is
           // one update long; a seed's time is merely an upper bound.
           timeMs = (prevMs + t) / 2;
-          if (this.#timedUpdates[d]++ > 0) {
-            const interval = timeMs - this.#lastKnotMs[d];
-            const mean = this.#updateIntervalMs[d];
-            this.#updateIntervalMs[d] = Number.isNaN(mean) ? interval : 0.9 * mean + 0.1 * interval;
-          }
+          if (this.#timedUpdates[d]++ > 0) this.#addInterval(d, timeMs - this.#lastKnotMs[d]);
         }
         this.#lastKnotMs[d] = knots[d].timesMs[counts[d]] = timeMs;
         this.#lastKnotUj[d] = knots[d].energyUj[counts[d]++] = uj;
@@ -175,15 +173,24 @@ export class EnergyFeed {
     };
   }
 
+  // Each interval is off by up to a tick and by the counter's own jitter, so one alone
+  // can be half or twice the true one: the first ten are averaged evenly, later ones
+  // weigh a tenth, so the estimate follows a counter whose pace changes.
+  #addInterval(d: number, intervalMs: number): void {
+    const n = Math.min(++this.#intervalsSeen[d], 10);
+    const mean = this.#updateIntervalMs[d];
+    this.#updateIntervalMs[d] = n === 1 ? intervalMs : mean + (intervalMs - mean) / n;
+  }
+
   /**
-   * Resolves once the ticks are current and every domain has shown two timed counter
+   * Resolves once the ticks are current and every domain has shown four timed counter
    * updates since the last gap, so a segment opened now has a knot before its start and,
-   * on a fresh sampler, an update interval to size its timeline bins by; domains whose
-   * counter stands still are waited for at most a few periods.
+   * on a fresh sampler, the mean of three update intervals to size its timeline bins by;
+   * domains whose counter stands still are waited for at most a few periods.
    */
   async ready(): Promise<void> {
-    const waitMs = 3 * Math.max(this.periodMs, 1) + 20;
-    await this.until(() => this.nowMs() - this.#lastTickMs <= this.#gapMs && this.#timedUpdates.every((n) => n >= 2), waitMs);
+    const waitMs = 6 * Math.max(this.periodMs, 1) + 30;
+    await this.until(() => this.nowMs() - this.#lastTickMs <= this.#gapMs && this.#timedUpdates.every((n) => n >= 4), waitMs);
   }
 
   /** Pumps about every millisecond until `done()` holds or `timeoutMs` passes. */

@@ -220,13 +220,14 @@ test.serial('a gap just after a short segment does not settle it at a silent zer
 // The update interval that sizes the timeline bins must be measured from one counter
 // update to the next: on a fresh sampler, the first tick to the first update is a random
 // fraction of an update, which at 10 kHz gave bins of 1 to 8 ms instead of ten updates.
-// Each fresh sampler draws that fraction anew, so ten are tried. The bins are sized at
-// the segment's start by the first interval seen, which the writer's 1 ms timer makes as
-// short as 0.8 of the mean interval the report gives (a stall of the writer or the
-// sampler stretches that mean; 300 ms segments keep such stretches small): so seven
-// updates per bin at least.
+// Each fresh sampler draws that fraction anew, so ten are tried. The counter moves every
+// 4 ms, well above the 1 ms floor on bins, so a wrong interval shows (the bug gives bins
+// of 10 to 40 ms), and so a writer slowed by a loaded machine stretches it by a small
+// fraction (at 1 ms, CI saw the mean stretched to 1.6 ms). The bins are sized at the
+// segment's start by the first interval seen; the report gives the mean over 300 ms, which
+// stalls stretch: so seven updates per bin at least.
 test.serial('on a fresh sampler at 10 kHz, a timeline bin spans about ten counter updates', async (t) => {
-  const { sampler: first, root } = await fakeMachine(t, { 'package-0': 20 }, 10_000);
+  const { sampler: first, root } = await fakeMachine(t, { 'package-0': 20 }, 10_000, 4);
   const updatesPerBin: number[] = [];
   for (let i = 0; i < 10; i++) {
     using sampler = i === 0 ? first : openSampler({ sysfsRoot: root, rateHz: 10_000 });
