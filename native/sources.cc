@@ -78,9 +78,17 @@ static Discovery discoverCpu(const Options& options) {
     // Absent on VMs and older kernels, where powercap's warning already says why.
     if (kind == SourceKind::PerfEvent && !hasPowerPmu(options)) continue;
     try {
-      return {kind, ordered(find(options)), warnings};
+      std::vector<DomainSpec> domains = ordered(find(options));
+      // Discovery reads names and ranges only: a counter it found may still be closed to
+      // this user (energy_uj is root-only since Linux 5.10). Opening each once tells.
+      for (const DomainSpec& domain : domains) domain.open();
+      return {kind, std::move(domains), warnings};
     } catch (const SourceError& error) {
-      warnings.push_back(std::string(sourceName(kind)) + ": " + error.what());
+      std::string why = std::string(sourceName(kind)) + ": " + error.what();
+      if (kind == SourceKind::Powercap && error.code == "EACCES") {
+        why += " (root only since Linux 5.10; `wattmeter read --source powercap` says how to grant access)";
+      }
+      warnings.push_back(std::move(why));
     }
   }
   return {SourceKind::Model, discoverModel(options), warnings};

@@ -179,7 +179,7 @@ test('--user opens root-only counters as root, then keeps reading as that user',
   const writer = await FakeWriter.start(fakePowercap(root, [{ zone: 'intel-rapl:0', name: 'package-0', watts: 10 }]));
   t.teardown(() => writer.stop());
   makeRootOnly(energyFile(root, 'intel-rapl:0'));
-  const args = ['sample', '--format', 'jsonl', '--rate', '100', '--duration', '1', '--sysfs-root', root];
+  const args = ['sample', '--format', 'jsonl', '--rate', '100', '--duration', '1', '--source', 'powercap', '--sysfs-root', root];
   const dropped = await wattmeter([...args, '--user', 'nobody']);
   t.is(dropped.code, 0, dropped.stderr);
   const rows = dropped.stdout.trim().split('\n').map((l) => JSON.parse(l));

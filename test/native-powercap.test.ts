@@ -158,7 +158,7 @@ test('a full ring drops ticks and counts them; the totals stay exact', async (t)
   for (const domain of m.sampler.domains) assertEnergy(t, m, domain.name, 1);
 });
 
-test('a counter readable by root only: EACCES with its path, when opened by another user', async (t) => {
+test('a counter readable by root only: EACCES with its path for powercap; auto moves on to the model and says why', async (t) => {
   const root = testRoot(t);
   fakePowercap(root, fiveZones());
   const file = energyFile(root, 'intel-rapl:0:0');
@@ -167,12 +167,15 @@ test('a counter readable by root only: EACCES with its path, when opened by anot
   const script = `
     import { addon } from '${lib}native.js';
     import { resolveSamplerOptions } from '${lib}options.js';
-    import { openSampler } from '${lib}index.js';
-    const options = { sysfsRoot: ${JSON.stringify(root)} };
+    import { openSampler, listDomains } from '${lib}index.js';
+    const options = { sysfsRoot: ${JSON.stringify(root)}, source: 'powercap' };
     const out = {};
     try { new (addon().Sampler)(resolveSamplerOptions(options)); } catch (e) { out.native = { code: e.code, path: e.path, message: e.message }; }
     try { openSampler(options); } catch (e) { out.user = e.message; }
-    out.listed = (await import('${lib}index.js')).listDomains(options).domains.length;
+    out.listed = listDomains(options).domains.length;
+    const auto = openSampler({ sysfsRoot: options.sysfsRoot });
+    out.auto = { source: auto.source, warnings: auto.warnings };
+    auto.close();
     console.log(JSON.stringify(out));`;
   const stdout = await new Promise<string>((resolve, reject) =>
     execFile(process.execPath, ['--input-type=module', '-e', script], { uid: 65534, gid: 65534 }, (error, out, err) =>
@@ -184,4 +187,6 @@ test('a counter readable by root only: EACCES with its path, when opened by anot
   t.regex(out.user, /Permission denied reading .*intel-rapl:0:0\/energy_uj/);
   t.regex(out.user, /Linux 5\.10/);
   t.is(out.listed, 5, 'listing the domains needs no access to the counters');
+  t.is(out.auto.source, 'model');
+  t.is(out.auto.warnings[0], `powercap: ${file}: Permission denied (root only since Linux 5.10; \`wattmeter read --source powercap\` says how to grant access)`);
 });
