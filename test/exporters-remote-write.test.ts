@@ -58,6 +58,8 @@ for (const [name, start] of receivers) {
 }
 
 interface Received {
+  /** When the request's body had arrived (ms since the epoch). */
+  atMs: number;
   url: string;
   headers: IncomingHttpHeaders;
   body: Buffer;
@@ -66,21 +68,26 @@ interface Received {
   samples: number;
 }
 
+/** A status, or a status and the response headers that go with it (made when answering). */
+type Answer = number | { status: number; headers: () => Record<string, string> };
+
 /**
  * A remote write receiver that answers the n-th request with script[n] (then 204), or
  * never answers if the status is 0, and keeps what it received.
  */
-async function scriptedReceiver(t: ExecutionContext, script: number[] = [], tls?: { key: string; cert: string }): Promise<{ url: string; received: Received[] }> {
+async function scriptedReceiver(t: ExecutionContext, script: Answer[] = [], tls?: { key: string; cert: string }): Promise<{ url: string; received: Received[] }> {
   const received: Received[] = [];
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
     const chunks: Buffer[] = [];
     for await (const chunk of req) chunks.push(chunk as Buffer);
+    const atMs = Date.now();
     const body = Buffer.concat(chunks);
-    const status = script[received.length] ?? 204;
+    const answer = script[received.length] ?? 204;
+    const [status, headers] = typeof answer === 'number' ? [answer, {}] : [answer.status, answer.headers()];
     const { timeseries } = decodeWriteRequest(uncompressSync(body) as Buffer);
     const samples = timeseries.reduce((n, s) => n + s.samples.length, 0);
-    received.push({ url: req.url!, headers: req.headers, body, status, timeseries, samples });
-    if (status !== 0) res.writeHead(status).end(status === 204 ? undefined : `scripted ${status}`);
+    received.push({ atMs, url: req.url!, headers: req.headers, body, status, timeseries, samples });
+    if (status !== 0) res.writeHead(status, headers).end(status === 204 ? undefined : `scripted ${status}`);
   };
   const server = tls ? createHttpsServer(tls, handle) : createServer(handle);
   server.listen(0, '127.0.0.1');
@@ -147,6 +154,28 @@ test.serial('a 503 and a 429 are retried with the same request; a 400 is not', a
   t.like(stats.requests, { 503: 1, 429: 1, 400: 1 });
   t.is(errors.length, 3);
   t.regex(errors[2], /: 400 scripted 400; \d+ samples rejected, not retried/);
+});
+
+test.serial('a 429 or 503 with Retry-After (seconds or an HTTP date) is retried no sooner than it asks, losing nothing', async (t) => {
+  // An HTTP date has whole seconds: 2 s ahead is 1 to 2 s ahead once truncated.
+  const receiver = await scriptedReceiver(t, [
+    { status: 429, headers: () => ({ 'Retry-After': '1' }) },
+    { status: 503, headers: () => ({ 'Retry-After': new Date(Date.now() + 2000).toUTCString() }) },
+  ]);
+  // minBackoffMs 20: without Retry-After the retries would come within ~50 ms.
+  const { stats, errors } = await pushFor(t, 4000, { url: receiver.url });
+  const [limited, unavailable, accepted] = receiver.received;
+  const waits = [unavailable.atMs - limited.atMs, accepted.atMs - unavailable.atMs];
+  t.log('waits (ms):', waits);
+  t.true(waits[0] >= 1000 && waits[0] < 2000, `retried ${waits[0]} ms after Retry-After: 1`);
+  t.true(waits[1] >= 900 && waits[1] < 3000, `retried ${waits[1]} ms after Retry-After: 2 s ahead`);
+  t.true(unavailable.body.equals(limited.body) && accepted.body.equals(limited.body), 'the same request, retried');
+  t.is(stats.retried, 2 * limited.samples);
+  t.is(stats.dropped, 0);
+  t.is(stats.failed, 0);
+  t.is(stats.queued, 0);
+  t.is(stats.sent, receiver.received.filter((r) => r.status === 204).reduce((n, r) => n + r.samples, 0));
+  t.regex(errors[0], /: 429 scripted 429; will retry \d+ samples in 1\.0 s \(Retry-After: 1\)$/);
 });
 
 test.serial('a full queue drops its oldest samples, counted, and delivers the newest', async (t) => {

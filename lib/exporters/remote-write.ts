@@ -6,7 +6,10 @@
 // time order. A 2xx is success; a 5xx, a 429 or no answer is retried with exponential
 // backoff and jitter until it succeeds (the receiver may be down for minutes); any other
 // status is a rejection that sending again cannot fix (Prometheus answers 400 for out of
-// order or duplicate samples), so the request is dropped and counted as failed. Meanwhile
+// order or duplicate samples), so the request is dropped and counted as failed. A 429 or
+// 503 with a Retry-After header (seconds or an HTTP date) is retried no sooner than it
+// asks, up to MAX_RETRY_AFTER_MS: a receiver shedding load says when it can take more,
+// and the backoff cap alone (5 s by default) would hammer it. Meanwhile
 // new samples wait in a bounded queue (default 10 minutes' worth) that drops its oldest
 // only when full. close() pushes what is left within closeTimeoutMs.
 import { Agent as HttpAgent, request as httpRequest, type OutgoingHttpHeaders } from 'node:http';
@@ -75,6 +78,9 @@ const EXPORTER = 'remote_write';
 const QUEUE_SECONDS = 600;
 // The sampler's ring holds 10 s by default: drain well within that, however slow the pushes.
 const MAX_DRAIN_INTERVAL_MS = 1000;
+// Longer waits than this are cut short: the queue holds 10 minutes by default, so a
+// 5-minute pause still loses nothing, while a receiver asking for hours is likely wrong.
+const MAX_RETRY_AFTER_MS = 5 * 60 * 1000;
 const VERSION: string = createRequire(import.meta.url)('../../../package.json').version;
 
 export class RemoteWriteExporter {
@@ -225,8 +231,9 @@ export class RemoteWriteExporter {
     for (let attempt = 0; ; attempt++) {
       let status: number | 'error';
       let message: string;
+      let retryAfter: string | undefined;
       try {
-        ({ status, message } = await post(this.url, body, this.#headers, this.#agent, AbortSignal.any([this.#abort.signal, AbortSignal.timeout(requestTimeoutMs)])));
+        ({ status, message, retryAfter } = await post(this.url, body, this.#headers, this.#agent, AbortSignal.any([this.#abort.signal, AbortSignal.timeout(requestTimeoutMs)])));
       } catch (error) {
         if (this.#abort.signal.aborted) break;
         [status, message] = ['error', error instanceof Error ? error.message : String(error)];
@@ -238,10 +245,12 @@ export class RemoteWriteExporter {
         return;
       }
       const retry = status === 'error' || status === 429 || status >= 500;
+      const askedMs = status === 429 || status === 503 ? retryAfterMs(retryAfter) : undefined;
       this.#options.onError?.(
         new WattmeterError(
           `remote write to ${this.url.origin}${this.url.pathname}: ${status} ${message}; ` +
-            (retry ? `will retry ${taken.samples} samples` : `${taken.samples} samples rejected, not retried`),
+            (retry ? `will retry ${taken.samples} samples` : `${taken.samples} samples rejected, not retried`) +
+            (askedMs === undefined ? '' : ` in ${(askedMs / 1000).toFixed(1)} s (Retry-After: ${retryAfter})`),
           { code: 'WATTMETER_REMOTE_WRITE' },
         ),
       );
@@ -249,7 +258,8 @@ export class RemoteWriteExporter {
         this.#stats.failed += taken.samples;
         return;
       }
-      const delayMs = Math.min(maxBackoffMs, minBackoffMs * 2 ** attempt) * (0.5 + Math.random() / 2);
+      const backoffMs = Math.min(maxBackoffMs, minBackoffMs * 2 ** attempt) * (0.5 + Math.random() / 2);
+      const delayMs = Math.max(backoffMs, askedMs ?? 0);
       try {
         await sleep(delayMs, undefined, { signal: this.#abort.signal });
       } catch {
@@ -272,13 +282,24 @@ function authorization(auth: RemoteWriteAuth | undefined): OutgoingHttpHeaders {
   return { Authorization: `Basic ${Buffer.from(`${auth.username}:${auth.password}`).toString('base64')}` };
 }
 
+/**
+ * The wait a Retry-After header asks for (RFC 9110: whole seconds, or an HTTP date),
+ * capped at MAX_RETRY_AFTER_MS; undefined when there is none or it cannot be read.
+ */
+export function retryAfterMs(header: string | undefined, nowMs = Date.now()): number | undefined {
+  if (header === undefined) return undefined;
+  const text = header.trim();
+  const ms = /^\d+$/.test(text) ? Number(text) * 1000 : Date.parse(text) - nowMs;
+  return Number.isNaN(ms) ? undefined : Math.min(Math.max(ms, 0), MAX_RETRY_AFTER_MS);
+}
+
 function post(
   url: URL,
   body: Buffer,
   headers: OutgoingHttpHeaders,
   agent: HttpAgent,
   signal: AbortSignal,
-): Promise<{ status: number; message: string }> {
+): Promise<{ status: number; message: string; retryAfter: string | undefined }> {
   return new Promise((resolve, reject) => {
     const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
     const req = send(url, { method: 'POST', headers: { ...headers, 'Content-Length': body.length }, agent, signal }, (res) => {
@@ -287,7 +308,7 @@ function post(
       res.on('data', (text: string) => {
         if (message.length < 500) message += text; // the receiver says why it refused
       });
-      res.on('end', () => resolve({ status: res.statusCode!, message: message.trim().slice(0, 500) }));
+      res.on('end', () => resolve({ status: res.statusCode!, message: message.trim().slice(0, 500), retryAfter: res.headers['retry-after'] }));
       res.on('error', reject);
     });
     req.on('error', reject);
