@@ -1,12 +1,16 @@
 // The native sampler against the obvious pure-JavaScript alternative (setInterval plus
 // fs.readFileSync of each energy_uj), on a fake tree of 5 powercap zones that a writer
 // process advances every millisecond. The native sampler also runs with SCHED_FIFO
-// (realtime: true) where permitted. Prints a table; `npm run bench` (about 100 s).
+// (realtime: true) where permitted. Its CPU is also shown against the floor: a bare C
+// loop (bench/floor.c, built here with cc) that only sleeps and reads the same files.
+// Prints a table; `npm run bench` (about 100 s).
 //
 // "Sustained" means at least 98 % of the deadlines met (the rest counted as overruns) and
 // no tick dropped, with JavaScript draining the ring every 100 ms as an application would;
 // a rate that fails is tried up to three times, since the machine is shared.
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { cpus, loadavg, release } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { openSampler } from '../lib/index.js';
@@ -113,6 +117,25 @@ async function jsRun(files: string[], rateHz: number, seconds: number): Promise<
   };
 }
 
+/** Builds bench/floor.c into `dir`; undefined (with a note) where there is no C compiler. */
+function buildFloor(dir: string): string | undefined {
+  const binary = path.join(dir, 'floor');
+  const source = new URL('../../bench/floor.c', import.meta.url).pathname;
+  try {
+    execFileSync('cc', ['-O2', '-o', binary, source], { stdio: 'pipe' });
+    return binary;
+  } catch (error) {
+    console.log(`(no CPU floor: cc could not build ${source}: ${(error as Error).message.split('\n')[0]})`);
+    return undefined;
+  }
+}
+
+/** CPU % of one core that the bare C loop takes at `rateHz` on the same files. */
+function floorCpuPercent(binary: string, files: string[], rateHz: number, seconds: number): number {
+  const out = execFileSync(binary, [String(rateHz), String(seconds), ...files], { encoding: 'utf8' });
+  return (JSON.parse(out) as { cpuPercent: number }).cpuPercent;
+}
+
 /**
  * The highest rate sustained (a coarse ladder, then bisections between its last pass and
  * first failure), and the most ticks per second any of those runs recorded without a drop
@@ -149,6 +172,7 @@ const root = tempRoot('wattmeter-bench-');
 const zones = fakePowercap(root, fiveZones());
 const files = zones.map((z) => z.file);
 const writer = await FakeWriter.start(zones);
+const floor = buildFloor(root);
 try {
   const load = () => loadavg().map((l) => l.toFixed(1)).join(' ');
   console.log(`wattmeter sampler benchmark: ${cpus()[0]?.model ?? 'unknown CPU'}, ${cpus().length} CPUs, Linux ${release()}, Node ${process.version}`);
@@ -161,6 +185,7 @@ try {
     native: await nativeRun(root, rateHz, seconds),
     fifo: await nativeRun(root, rateHz, seconds, true),
     js: await jsRun(files, rateHz, Math.min(seconds, 5)),
+    floorCpuPercent: floor ? floorCpuPercent(floor, files, rateHz, Math.min(seconds, 5)) : NaN,
   });
   const runs = { '1 kHz': await at(1000, 5), '10 kHz': await at(10_000, 10) };
 
@@ -174,7 +199,7 @@ try {
     Math.max(search, ...Object.values(runs).map((r) => pick(r).achievedHz));
   const [nativeMost, jsMost] = [most(nativeMax.achievedHz, (r) => r.native), most(jsMax.achievedHz, (r) => r.js)];
   row('most ticks/s recorded', f(nativeMost), '', f(jsMost), ratio(nativeMost, jsMost));
-  for (const [rate, { native, fifo, js }] of Object.entries(runs)) {
+  for (const [rate, { native, fifo, js, floorCpuPercent }] of Object.entries(runs)) {
     row(`${rate}: achieved (Hz)`, f(native.achievedHz), f(fifo.achievedHz), f(js.achievedHz), `${f(native.achievedHz / js.achievedHz, 1)}x more`);
     row(`${rate}: dropped / overruns`, `${native.dropped} / ${native.overruns}`, `${fifo.dropped} / ${fifo.overruns}`, `${js.dropped} / ${js.overruns}`);
     for (const q of ['p50', 'p99', 'max'] as const) {
@@ -183,6 +208,7 @@ try {
     }
     row(`${rate}: CPU (% of one core)`, f(native.cpuPercent, 2), f(fifo.cpuPercent, 2), f(js.cpuPercent, 2), `${f(js.cpuPercent / native.cpuPercent, 1)}x less`);
     row(`${rate}: CPU per tick (us)`, f(native.cpuPerTickUs, 1), f(fifo.cpuPerTickUs, 1), f(js.cpuPerTickUs, 1), `${f(js.cpuPerTickUs / native.cpuPerTickUs, 1)}x less`);
+    if (floor) row(`${rate}: CPU floor, bare C loop (%)`, f(floorCpuPercent, 2), '', '', `native ${f(native.cpuPercent / floorCpuPercent, 2)}x it`);
     if (!fifo.realtime) console.log(`  (SCHED_FIFO was refused at ${rate}: the "native FIFO" column ran without it)`);
   }
   if (jsMax.sustainedHz === 0) {
