@@ -183,14 +183,16 @@ export class EnergyFeed {
   }
 
   /**
-   * Resolves once the ticks are current and every domain has shown four timed counter
-   * updates since the last gap, so a segment opened now has a knot before its start and,
-   * on a fresh sampler, the mean of three update intervals to size its timeline bins by;
-   * domains whose counter stands still are waited for at most a few periods.
+   * Resolves once the ticks are current and every domain has shown two timed counter
+   * updates since the last gap and three update intervals in all, so a segment opened
+   * now has a knot before its start and an update interval (the mean of three at least)
+   * to size its timeline bins by; domains whose counter stands still are waited for at
+   * most a few periods.
    */
   async ready(): Promise<void> {
     const waitMs = 6 * Math.max(this.periodMs, 1) + 30;
-    await this.until(() => this.nowMs() - this.#lastTickMs <= this.#gapMs && this.#timedUpdates.every((n) => n >= 4), waitMs);
+    const known = (d: number) => this.#timedUpdates[d] >= 2 && this.#intervalsSeen[d] >= 3;
+    await this.until(() => this.nowMs() - this.#lastTickMs <= this.#gapMs && this.sampler.domains.every((_, d) => known(d)), waitMs);
   }
 
   /** Pumps about every millisecond until `done()` holds or `timeoutMs` passes. */
