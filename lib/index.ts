@@ -29,3 +29,4 @@ export { feedFor, type EnergyFeed, type FeedUpdate, type Knots } from './feed.js
 export type { EnergyReport, EnergyTrace, DomainEnergy, PowerTimeline, EnergyHandler } from './meter/report.js';
 export { printHandler, csvHandler, jsonLinesHandler, formatReport, reportToJson, type TextSink } from './meter/handlers.js';
 export { promClientHandler, type PromClientHandlerOptions } from './meter/prom-client.js';
+export { remoteWriteHandler, type RemoteWriteHandler, type RemoteWriteHandlerOptions } from './meter/remote-write.js';
