@@ -24,7 +24,8 @@ export function usageError(message: string): WattmeterError {
   return new WattmeterError(message, { kind: 'usage', code: 'WATTMETER_USAGE' });
 }
 
-interface NativeError extends Error {
+/** An error the addon throws: `code` (an errno name or WATTMETER_*) and the file at fault. */
+export interface NativeError extends Error {
   code?: string;
   path?: string;
 }

@@ -7,20 +7,12 @@ import { writeFileSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { addon, type NativeOptions } from '../lib/native.js';
+import type { NativeError } from '../lib/errors.js';
 import { resolveSamplerOptions, resolveSourceOptions } from '../lib/options.js';
 import { energyFile, fakePowercap, fiveZones } from './helpers/fake-rapl.js';
 import { near, sleep, startWriter, testRoot } from './helpers/native.js';
 
 const LIB = fileURLToPath(new URL('../lib/', import.meta.url));
-
-function thrown(fn: () => unknown): { code?: string; path?: string; message: string; name: string } {
-  try {
-    fn();
-  } catch (error) {
-    return error as { code?: string; path?: string; message: string; name: string };
-  }
-  throw new Error('did not throw');
-}
 
 test('drain moves ticks out column-major, at most maxTicks, with rising wall-clock timestamps', async (t) => {
   const root = testRoot(t);
@@ -137,18 +129,18 @@ test('errors carry a code and the file at fault', (t) => {
   const root = testRoot(t);
   const options = (extra: Partial<NativeOptions>) => ({ ...resolveSourceOptions({ sysfsRoot: root, procRoot: root }), ...extra });
   fakePowercap(root, []);
-  const none = thrown(() => addon().discover(options({ source: 'powercap' })));
+  const none = t.throws<NativeError>(() => addon().discover(options({ source: 'powercap' })));
   t.like(none, { code: 'WATTMETER_NO_DOMAINS', path: `${root}/class/powercap` });
 
   fakePowercap(root, [{ zone: 'intel-rapl:0', name: 'package-0', watts: 0 }]);
   writeFileSync(energyFile(root, 'intel-rapl:0'), 'n/a\n');
-  const bad = thrown(() => addon().readOnce(options({ source: 'powercap' })));
+  const bad = t.throws<NativeError>(() => addon().readOnce(options({ source: 'powercap' })));
   t.like(bad, { code: 'WATTMETER_BAD_FILE', path: energyFile(root, 'intel-rapl:0') });
 
-  const noStat = thrown(() => addon().discover(options({ source: 'model' })));
+  const noStat = t.throws<NativeError>(() => addon().discover(options({ source: 'model' })));
   t.like(noStat, { code: 'ENOENT', path: `${root}/stat` });
 
-  const typo = thrown(() => new (addon().Sampler)({ ...options({}), rateHz: 1000, realtime: false } as never));
+  const typo = t.throws<NativeError>(() => new (addon().Sampler)({ ...options({}), rateHz: 1000, realtime: false } as never));
   t.is(typo.name, 'TypeError');
   t.regex(typo.message, /options\.capacity is missing/);
 });
@@ -161,7 +153,7 @@ test('a closed sampler says so; closing twice is fine', async (t) => {
   sampler.close();
   sampler.close();
   for (const call of [() => sampler.start(), () => sampler.drain(), () => sampler.stats()]) {
-    t.regex(thrown(call).message, /closed/);
+    t.regex(t.throws<NativeError>(call).message, /closed/);
   }
 });
 

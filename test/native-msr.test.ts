@@ -1,11 +1,12 @@
 // The MSR source through the native sampler thread, on fake /dev/cpu/N/msr files (sparse
 // files read with pread at each register's address) the writer advances at known watts.
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { listDomains, type SourceOptions } from '../lib/index.js';
 import { addon } from '../lib/native.js';
 import { resolveSourceOptions } from '../lib/options.js';
+import type { NativeError } from '../lib/errors.js';
 import { fakeMsr, MSR, type FakeMsr, type FakeMsrSpec } from './helpers/fake-rapl.js';
 import { assertEnergy, measureExactly, startWriter, testRoot } from './helpers/native.js';
 
@@ -13,15 +14,8 @@ function msrOptions(msr: FakeMsr): SourceOptions {
   return { source: 'msr', sysfsRoot: msr.sysfsRoot, procRoot: msr.procRoot, msrPath: msr.msrPath };
 }
 
-/** The raw error the addon throws, with its code and path. */
-function nativeError(options: SourceOptions): { code?: string; path?: string; message: string } {
-  try {
-    addon().discover(resolveSourceOptions(options));
-  } catch (error) {
-    return error as { code?: string; path?: string; message: string };
-  }
-  throw new Error('discover did not throw');
-}
+/** The raw error the addon's discovery throws, with its code and path. */
+const nativeError = (t: ExecutionContext, options: SourceOptions) => t.throws<NativeError>(() => addon().discover(resolveSourceOptions(options)));
 
 const uj = (joules: number) => joules * 1e6;
 
@@ -126,7 +120,7 @@ test('what the MSR source cannot use fails with a code and the file at fault', (
   const msr = fakeMsr(root, { vendor: 'intel', packages: 1, domains: [{ register: 'package', watts: 1 }] });
   const cpuinfo = path.join(msr.procRoot, 'cpuinfo');
 
-  const missing = nativeError({ ...msrOptions(msr), msrPath: path.join(root, 'nodev/%d/msr') });
+  const missing = nativeError(t, { ...msrOptions(msr), msrPath: path.join(root, 'nodev/%d/msr') });
   t.is(missing.code, 'ENOENT');
   t.is(missing.path, path.join(root, 'nodev/0/msr'));
   t.regex(missing.message, /msr module not loaded/);
@@ -135,12 +129,12 @@ test('what the MSR source cannot use fails with a code and the file at fault', (
   const vm = path.join(root, 'vm/0/msr');
   mkdirSync(path.dirname(vm), { recursive: true });
   writeFileSync(vm, '');
-  const noRapl = nativeError({ ...msrOptions(msr), msrPath: path.join(root, 'vm/%d/msr') });
+  const noRapl = nativeError(t, { ...msrOptions(msr), msrPath: path.join(root, 'vm/%d/msr') });
   t.is(noRapl.code, 'WATTMETER_UNSUPPORTED_CPU');
   t.is(noRapl.path, `${vm}@0x${MSR.intel.unit.toString(16)}`);
 
   writeFileSync(cpuinfo, 'processor\t: 0\nvendor_id\t: CentaurHauls\ncpu family\t: 6\nmodel\t\t: 15\n');
-  const vendor = nativeError(msrOptions(msr));
+  const vendor = nativeError(t, msrOptions(msr));
   t.is(vendor.code, 'WATTMETER_UNSUPPORTED_CPU');
   t.is(vendor.path, cpuinfo);
   t.regex(vendor.message, /CentaurHauls/);
@@ -148,7 +142,7 @@ test('what the MSR source cannot use fails with a code and the file at fault', (
   t.deepEqual(listDomains({ ...msrOptions(msr), cpuVendor: 'intel' }).domains.map((d) => d.name), ['package-0']);
 
   writeFileSync(cpuinfo, 'processor\t: 0\nvendor_id\t: AuthenticAMD\ncpu family\t: 21\nmodel\t\t: 2\n');
-  const oldAmd = nativeError(msrOptions(msr));
+  const oldAmd = nativeError(t, msrOptions(msr));
   t.is(oldAmd.code, 'WATTMETER_UNSUPPORTED_CPU');
   t.regex(oldAmd.message, /family 21 has no RAPL MSRs/);
 });

@@ -7,15 +7,6 @@ import { fakePowercap, fiveZones } from './helpers/fake-rapl.js';
 import { buildFakeNvml } from './helpers/fake-nvml.js';
 import { drainAll, startWriter, testRoot } from './helpers/native.js';
 
-function thrown(call: () => unknown): WattmeterError {
-  try {
-    call();
-  } catch (error) {
-    return error as WattmeterError;
-  }
-  throw new Error('expected an error');
-}
-
 test('gpu: true adds one nvml domain per GPU after the CPU domains', (t) => {
   const root = testRoot(t);
   fakePowercap(root, fiveZones());
@@ -59,7 +50,7 @@ test('a GPU without energy reporting is left out with a warning; none at all is 
   t.deepEqual(found.domains.filter((d) => d.source === 'nvml').map((d) => d.name), ['gpu-1']);
   t.deepEqual(found.warnings, ['nvml: GPU 0 does not report its total energy (Volta and newer do); left out']);
   const old = buildFakeNvml(testRoot(t), { watts: [-1] });
-  t.like(thrown(() => listDomains({ sysfsRoot: root, gpu: true, nvmlLibrary: old })), {
+  t.like(t.throws<WattmeterError>(() => listDomains({ sysfsRoot: root, gpu: true, nvmlLibrary: old })), {
     code: 'WATTMETER_NO_NVML',
     message: `${old}: no GPU reports its total energy (Volta and newer do)`,
   });
@@ -68,16 +59,16 @@ test('a GPU without energy reporting is left out with a warning; none at all is 
 test('no driver: a clear message, whether the library is missing or cannot start', (t) => {
   const root = testRoot(t);
   fakePowercap(root, fiveZones());
-  const missing = thrown(() => listDomains({ sysfsRoot: root, gpu: true, nvmlLibrary: `${root}/libnvidia-ml.so.1` }));
+  const missing = t.throws<WattmeterError>(() => listDomains({ sysfsRoot: root, gpu: true, nvmlLibrary: `${root}/libnvidia-ml.so.1` }));
   t.is(missing.code, 'WATTMETER_NO_NVML');
   t.regex(missing.message, /^cannot load NVML \(.*libnvidia-ml\.so\.1.*\): GPU energy needs the NVIDIA driver/);
   t.regex(missing.message, /WATTMETER_NVML_LIBRARY/);
   const stopped = buildFakeNvml(root, { watts: [100], initError: 9 });
-  t.like(thrown(() => listDomains({ sysfsRoot: root, gpu: true, nvmlLibrary: stopped })), {
+  t.like(t.throws<WattmeterError>(() => listDomains({ sysfsRoot: root, gpu: true, nvmlLibrary: stopped })), {
     code: 'WATTMETER_NO_NVML',
     message: `${stopped}: nvmlInit_v2 failed: Driver Not Loaded`,
   });
-  const notNvml = thrown(() => listDomains({ sysfsRoot: root, gpu: true, nvmlLibrary: 'libc.so.6' }));
+  const notNvml = t.throws<WattmeterError>(() => listDomains({ sysfsRoot: root, gpu: true, nvmlLibrary: 'libc.so.6' }));
   t.is(notNvml.message, 'libc.so.6 has no nvmlInit_v2: not NVML, or an NVML too old for GPU energy');
 });
 

@@ -52,15 +52,6 @@ const TWO_SOCKETS: FakePmu = {
   },
 };
 
-function nativeError(call: () => unknown): WattmeterError {
-  try {
-    call();
-  } catch (error) {
-    return error as WattmeterError;
-  }
-  throw new Error('expected an error');
-}
-
 test('discovery: one domain per event and package, named like powercap, scaled by .scale', (t) => {
   const root = testRoot(t);
   const events = fakePmu(root, TWO_SOCKETS);
@@ -97,19 +88,19 @@ test('malformed PMU files are named in the error', (t) => {
   const root = testRoot(t);
   const events = fakePmu(root, { events: { 'energy-pkg': { event: 'event=0x02', unit: 'Watts' } } });
   const options: SourceOptions = { sysfsRoot: root, source: 'perf_event' };
-  t.like(nativeError(() => listDomains(options)), { code: 'WATTMETER_BAD_FILE', message: `${events}/energy-pkg.unit: expected Joules, got "Watts"` });
+  t.like(t.throws<WattmeterError>(() => listDomains(options)), { code: 'WATTMETER_BAD_FILE', message: `${events}/energy-pkg.unit: expected Joules, got "Watts"` });
   fakePmu(root, { events: { 'energy-pkg': { event: 'event=0x02,umask=0x1' } } });
-  t.like(nativeError(() => listDomains(options)), { code: 'WATTMETER_BAD_FILE' });
+  t.like(t.throws<WattmeterError>(() => listDomains(options)), { code: 'WATTMETER_BAD_FILE' });
   fakePmu(root, { events: { 'energy-pkg': { event: 'event=0x02', scale: '0' } } });
-  t.regex(nativeError(() => listDomains(options)).message, /energy-pkg\.scale: "0" is not a positive number/);
+  t.regex(t.throws<WattmeterError>(() => listDomains(options)).message, /energy-pkg\.scale: "0" is not a positive number/);
   fakePmu(root, { cpumask: 'all', events: { 'energy-pkg': { event: 'event=0x02' } } });
-  t.regex(nativeError(() => listDomains(options)).message, /cpumask: "all" is not a number/);
+  t.regex(t.throws<WattmeterError>(() => listDomains(options)).message, /cpumask: "all" is not a number/);
 });
 
 test('opening an event the kernel does not have fails with the event in the message', (t) => {
   const root = testRoot(t);
   const events = fakePmu(root, TWO_SOCKETS);
-  const error = nativeError(() => readOnce({ sysfsRoot: root, source: 'perf_event' }));
+  const error = t.throws<WattmeterError>(() => readOnce({ sysfsRoot: root, source: 'perf_event' }));
   t.is(error.name, 'WattmeterError');
   t.regex(error.message, new RegExp(`perf_event_open\\(${events}/energy-pkg, cpu 0\\)`));
 });
