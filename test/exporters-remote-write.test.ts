@@ -73,16 +73,20 @@ type Answer = number | { status: number; headers: () => Record<string, string> }
 
 /**
  * A remote write receiver that answers the n-th request with script[n] (then 204), or
- * never answers if the status is 0, and keeps what it received.
+ * script(n), or never answers if the status is 0, and keeps what it received.
  */
-async function scriptedReceiver(t: ExecutionContext, script: Answer[] = [], tls?: { key: string; cert: string }): Promise<{ url: string; received: Received[] }> {
+async function scriptedReceiver(
+  t: ExecutionContext,
+  script: Answer[] | ((n: number) => Answer) = [],
+  tls?: { key: string; cert: string },
+): Promise<{ url: string; received: Received[] }> {
   const received: Received[] = [];
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
     const chunks: Buffer[] = [];
     for await (const chunk of req) chunks.push(chunk as Buffer);
     const atMs = Date.now();
     const body = Buffer.concat(chunks);
-    const answer = script[received.length] ?? 204;
+    const answer = typeof script === 'function' ? script(received.length) : (script[received.length] ?? 204);
     const [status, headers] = typeof answer === 'number' ? [answer, {}] : [answer.status, answer.headers()];
     const { timeseries } = decodeWriteRequest(uncompressSync(body) as Buffer);
     const samples = timeseries.reduce((n, s) => n + s.samples.length, 0);
@@ -179,20 +183,31 @@ test.serial('a 429 or 503 with Retry-After (seconds or an HTTP date) is retried 
 });
 
 test.serial('a full queue drops its oldest samples, counted, and delivers the newest', async (t) => {
-  // Down for the first 10 attempts (about 1.5 s at 20 ms doubling to 200 ms), with room for 0.5 s of samples.
-  const receiver = await scriptedReceiver(t, Array(10).fill(503));
+  // Down for the first 2 s, by the clock rather than by attempts (the jittered backoff makes
+  // attempts last 0.75 to 1.5 s), with room for about 0.5 s of samples (10 series at 200 Hz).
+  let upAtMs = Infinity;
+  const receiver = await scriptedReceiver(t, () => (Date.now() < upAtMs ? 503 : 204));
   const { sampler } = await fakeMachine(t, 200);
+  const startedMs = Date.now();
+  upAtMs = startedMs + 2000;
   const exporter = startRemoteWriteExporter({ sampler, url: receiver.url, pushIntervalMs: 100, minBackoffMs: 20, maxBackoffMs: 200, queueCapacitySamples: 1000 });
   await sleep(3000);
   sampler.stop();
   const lastTickMs = Date.now();
   await exporter.close();
   const stats = exporter.stats();
+  t.log(stats);
   t.true(stats.dropped > 1000, `${stats.dropped} dropped`);
   t.is(stats.failed, 0);
+  t.is(stats.queued, 0);
   const delivered = receiver.received.filter((r) => r.status === 204);
   t.is(stats.sent, delivered.reduce((n, r) => n + r.samples, 0));
-  const times = delivered.flatMap((r) => r.timeseries.filter((s) => s.labels.some((l) => l.value === 'wattmeter_energy_joules_total')).flatMap((s) => s.samples.map((x) => x.timestamp)));
+  // The request in flight when the queue filled is retried as it was; the oldest samples
+  // waiting behind it are the ones dropped, which leaves a hole of about 1.5 s in a series.
+  const isPackage = (s: TimeSeries) => s.labels.some((l) => l.value === 'wattmeter_energy_joules_total') && s.labels.some((l) => l.value === 'package-0');
+  const times = delivered.flatMap((r) => r.timeseries.filter(isPackage).flatMap((s) => s.samples.map((x) => Number(x.timestamp))));
+  const hole = Math.max(...times.slice(1).map((ms, i) => ms - times[i]));
+  t.true(hole > 1000, `the largest gap between delivered samples is ${hole} ms`);
   t.true(Math.max(...times) > lastTickMs - 300, 'the newest samples arrived');
 });
 
