@@ -35,6 +35,8 @@ export type FeedListener = (update: FeedUpdate) => void;
 const DRAIN_INTERVAL_MS = 100;
 /** How long a sampler the feed started keeps running after the last hold is released. */
 const LINGER_MS = 1000;
+/** The longest ready() waits for current ticks and moving counters to show their pace. */
+const READY_LIMIT_MS = 250;
 
 export class EnergyFeed {
   readonly sampler: Sampler;
@@ -186,13 +188,16 @@ export class EnergyFeed {
    * Resolves once the ticks are current and every domain has shown two timed counter
    * updates since the last gap and three update intervals in all, so a segment opened
    * now has a knot before its start and an update interval (the mean of three at least)
-   * to size its timeline bins by; domains whose counter stands still are waited for at
-   * most a few periods.
+   * to size its timeline bins by. A domain whose counter has not moved at all is waited
+   * for a few periods only (an idle DRAM may stand still); one that has moved is waited
+   * for longer, since a loaded machine can stretch its first few updates past that.
    */
   async ready(): Promise<void> {
-    const waitMs = 6 * Math.max(this.periodMs, 1) + 30;
+    const stillMs = performance.now() + 6 * Math.max(this.periodMs, 1) + 30;
     const known = (d: number) => this.#timedUpdates[d] >= 2 && this.#intervalsSeen[d] >= 3;
-    await this.until(() => this.nowMs() - this.#lastTickMs <= this.#gapMs && this.sampler.domains.every((_, d) => known(d)), waitMs);
+    const standsStill = (d: number) => this.#timedUpdates[d] === 0 && this.#intervalsSeen[d] === 0 && performance.now() > stillMs;
+    const current = () => this.nowMs() - this.#lastTickMs <= this.#gapMs;
+    await this.until(() => current() && this.sampler.domains.every((_, d) => known(d) || standsStill(d)), READY_LIMIT_MS);
   }
 
   /** Pumps about every millisecond until `done()` holds or `timeoutMs` passes. */

@@ -232,8 +232,9 @@ test.serial('a gap just after a short segment does not settle it at a silent zer
 // 4 ms, well above the 1 ms floor on bins, so a wrong interval shows (the bug gives bins
 // of 10 to 40 ms), and so a writer slowed by a loaded machine stretches it by a small
 // fraction (at 1 ms, CI saw the mean stretched to 1.6 ms). The bins are sized at the
-// segment's start by the first interval seen; the report gives the mean over 300 ms, which
-// stalls stretch: so seven updates per bin at least.
+// segment's start by the mean of the first few intervals (ready() waits for three, up to
+// 250 ms on a loaded machine); the report gives the mean over 300 ms, which stalls
+// stretch: so seven updates per bin at least.
 test.serial('on a fresh sampler at 10 kHz, a timeline bin spans about ten counter updates', async (t) => {
   const { sampler: first, root } = await fakeMachine(t, { 'package-0': 20 }, 10_000, 4);
   const updatesPerBin: number[] = [];
