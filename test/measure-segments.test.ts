@@ -106,10 +106,11 @@ test.serial('a sync function at constant power: joules, mean watts and a flat ti
   t.true(energy.durationMs >= 500);
   assertConstant(t, energy, 'package-0', 20);
   const pkg = energy.domains['package-0'];
-  // The writer updates the counter every millisecond or a little more (a Node timer); a
-  // gap in the ticks hides the updates inside it and stretches the interval seen.
+  // The writer updates the counter every millisecond or a little more (a Node timer, which
+  // CI's load stretched to 1.6 ms); a gap in the ticks hides the updates inside it and
+  // stretches the interval seen. Counting ticks instead of updates would give 0.1 ms.
   const gapped = notGaps(energy).length !== energy.warnings.length;
-  t.true(pkg.updateIntervalMs >= 0.9 && (gapped || pkg.updateIntervalMs < 2), `${pkg.updateIntervalMs} ms between updates`);
+  t.true(pkg.updateIntervalMs >= 0.9 && (gapped || pkg.updateIntervalMs < 3), `${pkg.updateIntervalMs} ms between updates`);
   const watts = energy.timeline.watts['package-0'];
   t.is(watts.length, energy.timeline.timestampsMs.length);
   t.true(watts.length >= 5, `${watts.length} bins`);
