@@ -21,7 +21,7 @@ export {
   type RemoteWriteStats,
   type RemoteWriteAuth,
 } from './exporters/remote-write.js';
-export { serverOptionsFromEnv, remoteWriteOptionsFromEnv, EXPORTER_ENV, DEFAULT_PORTS } from './exporters/env.js';
+export { serverOptionsFromEnv, multirateOptionsFromEnv, remoteWriteOptionsFromEnv, EXPORTER_ENV, DEFAULT_PORTS } from './exporters/env.js';
 export type { MetricsServer, MetricsServerOptions } from './exporters/http.js';
 export { measure, type MeasureOptions, type Measurement } from './meter/measure.js';
 export { EnergyMeter, type EnergyMeterOptions } from './meter/energy-meter.js';

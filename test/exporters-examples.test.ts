@@ -67,6 +67,7 @@ const badEnvironments: [string, Record<string, string>, RegExp][] = [
   ['simple', { WATTMETER_PORT: '9091.5' }, /^WATTMETER_PORT must be a whole number; got 9091\.5\.$/],
   ['multirate', { WATTMETER_PORT: '70000' }, /^WATTMETER_PORT must be between 0 and 65535; got 70000\.$/],
   ['multirate', { WATTMETER_RATE_HZ: 'fast' }, /^WATTMETER_RATE_HZ must be a number; got "fast"\.$/],
+  ['multirate', { WATTMETER_MULTIRATE_WINDOW_MS: '500' }, /^WATTMETER_MULTIRATE_WINDOW_MS must be between 1000 and 600000; got 500\.$/],
   ['remote-write', {}, /^WATTMETER_REMOTE_WRITE_URL is required, e\.g\. http:\/\/localhost:9090\/api\/v1\/write$/],
   ['remote-write', { WATTMETER_REMOTE_WRITE_URL: 'localhost:9090' }, /must be an http:\/\/ or https:\/\/ URL; got "localhost:9090"/],
   ['remote-write', { WATTMETER_REMOTE_WRITE_URL: 'http://x/api/v1/write', WATTMETER_PUSH_INTERVAL_MS: '0' }, /^WATTMETER_PUSH_INTERVAL_MS must be between 10 and 3600000; got 0\.$/],

@@ -3,7 +3,7 @@
 import test from 'ava';
 import { connect } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { startMultirateExporter } from '../lib/index.js';
+import { multirateOptionsFromEnv, startMultirateExporter } from '../lib/index.js';
 import { DOMAIN_WATTS, Prometheus, assertWithin, fakeMachine, promtoolCheckMetrics } from './helpers/prometheus.js';
 
 const JOB = 'multirate';
@@ -102,4 +102,37 @@ test.serial('a scrape cut off mid-response loses nothing: the next one serves th
   t.true(Number(served?.[1]) >= lines(first).size + again.size);
   const check = await promtoolCheckMetrics(second);
   t.is(check.code, 0, check.output);
+});
+
+test.serial('scrapes further apart than the window: what left it unserved is counted as expired, and nothing else', async (t) => {
+  const { sampler } = await fakeMachine(t, 200);
+  const options = multirateOptionsFromEnv({ WATTMETER_HOST: '127.0.0.1', WATTMETER_PORT: '0', WATTMETER_MULTIRATE_WINDOW_MS: '1000' });
+  t.is(options.windowMs, 1000);
+  const exporter = await startMultirateExporter({ sampler, ...options });
+  t.teardown(() => exporter.close());
+  const servedMs = new Set<number>();
+  let expired = NaN;
+  const scrape = async () => {
+    const text = await (await fetch(exporter.url)).text();
+    for (const m of text.matchAll(/^wattmeter_energy_joules_total\{domain="package-0",[^}]*\} \S+ (\d+)$/gm)) servedMs.add(Number(m[1]));
+    expired = Number(/^wattmeter_multirate_samples_expired_total\{exporter="multirate"\} (\d+)$/m.exec(text)?.[1]);
+  };
+  for (let i = 0; i < 5; i++) {
+    await sleep(300);
+    await scrape();
+  }
+  t.is(expired, 0, 'scrapes 300 ms apart lose nothing from a 1 s window');
+  await sleep(3000); // about 2 s of samples leave the window unserved
+  await scrape();
+  sampler.stop();
+  await sleep(300); // the last ticks drained
+  await scrape();
+
+  // Every tick but the first (the zero of the counters) was served or counted as expired:
+  // two samples (energy and power) per domain each.
+  const { ticks } = sampler.stats();
+  const expiredTicks = expired / (2 * sampler.domains.length);
+  t.log({ ticks, served: servedMs.size, expiredTicks });
+  t.true(expiredTicks > 300 && expiredTicks < 500, `${expiredTicks} ticks expired in a 2 s hole at 200 Hz`);
+  t.true(Math.abs(servedMs.size + expiredTicks - (ticks - 1)) <= 0.01 * ticks, `${servedMs.size} served + ${expiredTicks} expired, of ${ticks} ticks`);
 });

@@ -262,7 +262,7 @@ test('the dashboard covers every exporter metric', (t) => {
     'wattmeter_energy_joules_total', 'wattmeter_power_watts',
     'wattmeter_sampler_ticks_total', 'wattmeter_sampler_dropped_ticks_total', 'wattmeter_sampler_overruns_total',
     'wattmeter_sampler_read_errors_total', 'wattmeter_sampler_lateness_p50_seconds', 'wattmeter_sampler_lateness_p99_seconds',
-    'wattmeter_sampler_lateness_max_seconds', 'wattmeter_sampler_rate_hertz', 'wattmeter_multirate_samples_served_total',
+    'wattmeter_sampler_lateness_max_seconds', 'wattmeter_sampler_rate_hertz', 'wattmeter_multirate_samples_served_total', 'wattmeter_multirate_samples_expired_total',
     'wattmeter_remote_write_samples_sent_total', 'wattmeter_remote_write_samples_failed_total',
     'wattmeter_remote_write_samples_retried_total', 'wattmeter_remote_write_samples_dropped_total',
     'wattmeter_remote_write_requests_total', 'wattmeter_remote_write_queue_samples',

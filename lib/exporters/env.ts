@@ -4,11 +4,13 @@ import { hostname } from 'node:os';
 import { usageError } from '../errors.js';
 import { parseNumber } from '../options.js';
 import type { MetricsServerOptions } from './http.js';
+import type { MultirateExporterOptions } from './multirate.js';
 import type { RemoteWriteAuth, RemoteWriteOptions } from './remote-write.js';
 
 export const EXPORTER_ENV = {
   host: 'WATTMETER_HOST',
   port: 'WATTMETER_PORT',
+  multirateWindowMs: 'WATTMETER_MULTIRATE_WINDOW_MS',
   remoteWriteUrl: 'WATTMETER_REMOTE_WRITE_URL',
   pushIntervalMs: 'WATTMETER_PUSH_INTERVAL_MS',
   bearerToken: 'WATTMETER_REMOTE_WRITE_BEARER_TOKEN',
@@ -40,6 +42,18 @@ export function serverOptionsFromEnv(defaultPort: number, env: Env = process.env
   return {
     host: read(env, 'host'),
     port: port === undefined ? defaultPort : integer(port, EXPORTER_ENV.port, 0, 65535),
+  };
+}
+
+/**
+ * The multirate exporter's server options and WATTMETER_MULTIRATE_WINDOW_MS (1 s to
+ * 10 min; the window is kept in memory, about 6 MB per domain for 30 s at 1 kHz).
+ */
+export function multirateOptionsFromEnv(env: Env = process.env): Omit<MultirateExporterOptions, 'sampler'> {
+  const window = read(env, 'multirateWindowMs');
+  return {
+    ...serverOptionsFromEnv(DEFAULT_PORTS.multirate, env),
+    windowMs: window === undefined ? undefined : integer(window, EXPORTER_ENV.multirateWindowMs, 1000, 600_000),
   };
 }
 

@@ -70,6 +70,12 @@ export const MULTIRATE_SAMPLES_SERVED: MetricInfo = {
   help: 'Timestamped samples written to scrapers, counting each one every time it is served again.',
 };
 
+export const MULTIRATE_SAMPLES_EXPIRED: MetricInfo = {
+  name: 'wattmeter_multirate_samples_expired_total',
+  type: 'counter',
+  help: 'Timestamped samples that left the window before any scrape served them (lost: scrapes further apart than WATTMETER_MULTIRATE_WINDOW_MS, or none yet).',
+};
+
 export const REMOTE_WRITE = {
   sent: { name: 'wattmeter_remote_write_samples_sent_total', type: 'counter', help: 'Samples the receiver accepted (2xx).' },
   failed: {

@@ -5,7 +5,7 @@
 // for every scraper. The exporter keeps no per-scraper state, so
 // - a scrape that fails or times out loses nothing: the next scrape serves the same
 //   samples again, as long as the outage is shorter than the window minus one scrape
-//   interval;
+//   interval; samples that leave the window unserved are counted as expired (lost);
 // - two (or more) Prometheus servers scraping one exporter each get every sample;
 // - samples a server already stored come again and are dropped by it as out of order
 //   (counted in prometheus_target_scrapes_sample_out_of_order_total, with a warning in
@@ -28,13 +28,15 @@ import type { Sampler, SamplerStats } from '../sampler.js';
 import { drainEvery } from './drain.js';
 import { MillisecondFolder, type Folded } from './fold.js';
 import { TEXT_FORMAT, serveMetrics, type MetricsServer, type MetricsServerOptions } from './http.js';
-import { ENERGY, MULTIRATE_SAMPLES_SERVED, POWER, SAMPLER_METRICS, domainLabels, type Labels, type MetricInfo } from './metrics.js';
+import { ENERGY, MULTIRATE_SAMPLES_EXPIRED, MULTIRATE_SAMPLES_SERVED, POWER, SAMPLER_METRICS, domainLabels, type Labels, type MetricInfo } from './metrics.js';
 
 export interface MultirateExporterOptions extends MetricsServerOptions {
   sampler: Sampler;
   /**
    * Every scrape serves the samples of the last windowMs (default 30 000). Make it at
-   * least scrape_interval x (1 + the failed scrapes in a row to survive) + 1 s.
+   * least scrape_interval x (1 + the failed scrapes in a row to survive) + 1 s. The
+   * window is held as rendered text: about 100 bytes per sample, two samples per domain
+   * and millisecond at 1 kHz (6 MB per domain for 30 s).
    */
   windowMs?: number;
   /** How often to drain the sampler, in ms (default 100). */
@@ -48,6 +50,7 @@ const EXPORTER = 'multirate';
 interface Chunk {
   lastMs: number;
   samples: number;
+  served: boolean;
   energy: Buffer[];
   power: Buffer[];
 }
@@ -59,6 +62,7 @@ export class MultirateWindow {
   #energyPrefixes: Buffer[];
   #powerPrefixes: Buffer[];
   #chunks: Chunk[] = [];
+  #expired = 0;
 
   constructor(domains: readonly Domain[], windowMs = DEFAULT_WINDOW_MS) {
     this.windowMs = windowMs;
@@ -73,13 +77,21 @@ export class MultirateWindow {
     const folded = this.#folder.push(batch);
     if (folded.length > 0) this.#chunks.push(this.#render(folded));
     const oldest = nowMs - this.windowMs;
-    const expired = this.#chunks.findIndex((c) => c.lastMs >= oldest);
-    this.#chunks.splice(0, expired === -1 ? this.#chunks.length : expired);
+    const kept = this.#chunks.findIndex((c) => c.lastMs >= oldest);
+    for (const c of this.#chunks.splice(0, kept === -1 ? this.#chunks.length : kept)) {
+      if (!c.served) this.#expired += c.samples;
+    }
+  }
+
+  /** Samples that left the window before any scrape served them. */
+  get expiredSamples(): number {
+    return this.#expired;
   }
 
   /** The timestamped part of a scrape, and how many samples it holds. */
   scrape(nowMs = Date.now()): { chunks: Buffer[]; samples: number } {
     const live = this.#chunks.filter((c) => c.lastMs >= nowMs - this.windowMs);
+    for (const c of live) c.served = true;
     const chunks: Buffer[] = [];
     // All lines of one series together, in time order, each family under its header.
     for (const [info, pick] of [[ENERGY, (c: Chunk) => c.energy], [POWER, (c: Chunk) => c.power]] as const) {
@@ -94,6 +106,7 @@ export class MultirateWindow {
     return {
       lastMs: timestampsMs[folded.length - 1],
       samples: folded.length * 2 * this.#energyPrefixes.length,
+      served: false,
       energy: this.#energyPrefixes.map((prefix, d) => renderLines(prefix, folded.energyJ[d], timestampsMs)),
       power: this.#powerPrefixes.map((prefix, d) => renderLines(prefix, folded.powerW[d], timestampsMs)),
     };
@@ -113,7 +126,11 @@ export async function startMultirateExporter(options: MultirateExporterOptions):
   const server = await serveMetrics(options, () => {
     const { chunks, samples } = window.scrape();
     served += samples;
-    const self = [...SAMPLER_METRICS.map((m) => [m, m.value(stats)] as const), [MULTIRATE_SAMPLES_SERVED, served] as const];
+    const self = [
+      ...SAMPLER_METRICS.map((m) => [m, m.value(stats)] as const),
+      [MULTIRATE_SAMPLES_SERVED, served] as const,
+      [MULTIRATE_SAMPLES_EXPIRED, window.expiredSamples] as const,
+    ];
     const text = self.map(([info, value]) => `${header(info)}${info.name}${formatLabels({ exporter: EXPORTER })} ${formatValue(value)}\n`);
     return { contentType: TEXT_FORMAT, chunks: [...chunks, Buffer.from(text.join(''))] };
   }).catch((error) => {
