@@ -250,6 +250,19 @@ test.serial('on a fresh sampler at 10 kHz, a timeline bin spans about ten counte
   t.log('updates per bin:', updatesPerBin.map((n) => n.toFixed(1)).join(' '));
 });
 
+// A counter slower than ready() waits for (a GPU's may update every 100 ms or more): the
+// segment starts before any update interval is known, so its bins are sized from the
+// updates seen inside it, at the end.
+test.serial('a counter that updates every 300 ms: the bins hold eight to sixteen of its updates', async (t) => {
+  const { sampler } = await fakeMachine(t, { 'package-0': 20 }, 1000, 300);
+  const { energy } = await measure(() => sleep(4000), { sampler });
+  const { stepMs } = energy.timeline;
+  const pkg = energy.domains['package-0'];
+  t.log({ stepMs, updateIntervalMs: pkg.updateIntervalMs, bins: energy.timeline.timestampsMs.length });
+  t.true(stepMs >= 8 * pkg.updateIntervalMs && stepMs < 16 * pkg.updateIntervalMs, `bins of ${stepMs} ms, updates every ${pkg.updateIntervalMs} ms`);
+  t.true(off(pkg.joules, 20 * energy.durationMs / 1000) < 0.1, `${pkg.joules} J in ${energy.durationMs} ms`);
+});
+
 test.serial('EnergyMeter: tagged segments share their boundaries and add up to the whole', async (t) => {
   const { sampler } = await fakeMachine(t);
   const handled: string[] = [];

@@ -12,6 +12,9 @@ import type { DomainEnergy, EnergyReport } from './report.js';
 /** RAPL updates about every millisecond; no energy counter wattmeter reads is faster. */
 const FASTEST_UPDATE_MS = 1;
 
+/** Updates inside a segment that make its own mean interval worth more than the feed's. */
+const MIN_UPDATES_TO_REBIN = 10;
+
 /** Default upper bound on the bins of a report's power timeline. */
 export const DEFAULT_TIMELINE_POINTS = 1000;
 
@@ -76,9 +79,14 @@ class Track {
     return !Number.isNaN(this.afterUj);
   }
 
-  /** Keeps every other grid point: the grid's step doubles. */
-  coarsen(): void {
-    this.grid = this.grid.filter((_, i) => i % 2 === 0);
+  /** Keeps every k-th grid point: the grid's step grows k times. */
+  coarsen(k: number): void {
+    this.grid = this.grid.filter((_, i) => i % k === 0);
+  }
+
+  /** The mean interval between the updates inside the segment (NaN under two). */
+  get insideIntervalMs(): number {
+    return this.inside >= 2 ? (this.lastInsideMs - this.firstInsideMs) / (this.inside - 1) : NaN;
   }
 }
 
@@ -123,10 +131,22 @@ export class Segment {
   }
 
   #fitGrid(): void {
-    while (Math.max(...this.#tracks.map((t) => t.grid.length)) > this.#maxPoints) {
-      this.#stepMs *= 2;
-      for (const track of this.#tracks) track.coarsen();
-    }
+    while (Math.max(...this.#tracks.map((t) => t.grid.length)) > this.#maxPoints) this.#coarsen(2);
+  }
+
+  #coarsen(k: number): void {
+    this.#stepMs *= k;
+    for (const track of this.#tracks) track.coarsen(k);
+  }
+
+  // The bins were sized at the start from the intervals known then, which a fresh sampler
+  // on a loaded machine may not have shown yet (10 ms bins for a 4 ms counter). The
+  // updates seen inside a long enough segment say better: widen the bins by a whole
+  // factor until they hold eight updates at least (so 8 to 16, about ten).
+  #fitBinsToUpdates(): void {
+    const intervals = this.#tracks.filter((t) => t.inside >= MIN_UPDATES_TO_REBIN).map((t) => t.insideIntervalMs);
+    const k = Math.ceil((8 * Math.max(0, ...intervals)) / this.#stepMs);
+    if (k >= 2) this.#coarsen(k);
   }
 
   /** Closes the segment at `endMs` (now by default); settle() then waits for the data. */
@@ -168,6 +188,7 @@ export class Segment {
       warnings.push('The sampler gave no reading after the segment ended (stopped or closed?): the last values read stand for its end.');
       for (const track of this.#tracks) if (!track.settled) this.#settleIdle(track);
     }
+    this.#fitBinsToUpdates();
     return this.#report(warnings);
   }
 
@@ -192,9 +213,7 @@ export class Segment {
       const watts = Float64Array.from({ length: bins }, (_, i) => (edgeUj(i + 1) - edgeUj(i)) / ((edgeMs(i + 1) - edgeMs(i)) * 1000));
       timeline.watts[names[d]] = watts;
       const joules = (track.endUj - track.grid[0]) / 1e6;
-      const feedInterval = this.#feed.updateIntervalMs(d);
-      const updateIntervalMs =
-        track.inside >= 2 ? (track.lastInsideMs - track.firstInsideMs) / (track.inside - 1) : feedInterval;
+      const updateIntervalMs = track.inside >= 2 ? track.insideIntervalMs : this.#feed.updateIntervalMs(d);
       domains[names[d]] = {
         joules,
         watts: joules / (durationMs / 1000),
