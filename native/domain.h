@@ -59,6 +59,9 @@ struct Discovery {
   SourceKind source;
   std::vector<DomainSpec> domains;
   std::vector<std::string> warnings;  // why `auto` passed over each real source
+  // The first domains, already opened: `auto` opens a source's counters to prove they
+  // are readable, and keeps them so that each is opened once.
+  std::vector<std::unique_ptr<EnergyDomain>> opened;
 };
 
 // Finds the domains of options.source (auto: powercap, else perf_event where the kernel
@@ -66,7 +69,7 @@ struct Discovery {
 // Throws SourceError when the chosen source has none or cannot be used.
 Discovery discover(const Options& options);
 
-// Opens every domain of a discovery, in order.
-std::vector<std::unique_ptr<EnergyDomain>> openAll(const Discovery& discovery);
+// Every domain of a discovery, opened, in order: those discovery opened, then the rest.
+std::vector<std::unique_ptr<EnergyDomain>> openAll(Discovery& discovery);
 
 }  // namespace wattmeter

@@ -67,7 +67,7 @@ static Discovery discoverCpu(const Options& options) {
   };
   if (options.source != "auto") {
     for (const auto& [kind, find] : sources) {
-      if (options.source == sourceName(kind)) return {kind, ordered(find(options)), {}};
+      if (options.source == sourceName(kind)) return {kind, ordered(find(options)), {}, {}};
     }
     throw std::invalid_argument("source must be auto, powercap, perf_event, msr or model; got \"" + options.source + "\"");
   }
@@ -80,9 +80,10 @@ static Discovery discoverCpu(const Options& options) {
     try {
       std::vector<DomainSpec> domains = ordered(find(options));
       // Discovery reads names and ranges only: a counter it found may still be closed to
-      // this user (energy_uj is root-only since Linux 5.10). Opening each once tells.
-      for (const DomainSpec& domain : domains) domain.open();
-      return {kind, std::move(domains), warnings};
+      // this user (energy_uj is root-only since Linux 5.10). Opening each tells.
+      std::vector<std::unique_ptr<EnergyDomain>> opened;
+      for (const DomainSpec& domain : domains) opened.push_back(domain.open());
+      return {kind, std::move(domains), warnings, std::move(opened)};
     } catch (const SourceError& error) {
       std::string why = std::string(sourceName(kind)) + ": " + error.what();
       if (kind == SourceKind::Powercap && error.code == "EACCES") {
@@ -91,7 +92,7 @@ static Discovery discoverCpu(const Options& options) {
       warnings.push_back(std::move(why));
     }
   }
-  return {SourceKind::Model, discoverModel(options), warnings};
+  return {SourceKind::Model, discoverModel(options), warnings, {}};
 }
 
 Discovery discover(const Options& options) {
@@ -102,9 +103,9 @@ Discovery discover(const Options& options) {
   return discovery;
 }
 
-std::vector<std::unique_ptr<EnergyDomain>> openAll(const Discovery& discovery) {
-  std::vector<std::unique_ptr<EnergyDomain>> opened;
-  for (const DomainSpec& spec : discovery.domains) opened.push_back(spec.open());
+std::vector<std::unique_ptr<EnergyDomain>> openAll(Discovery& discovery) {
+  std::vector<std::unique_ptr<EnergyDomain>> opened = std::move(discovery.opened);
+  for (size_t i = opened.size(); i < discovery.domains.size(); i++) opened.push_back(discovery.domains[i].open());
   return opened;
 }
 
