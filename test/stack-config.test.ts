@@ -108,6 +108,16 @@ test('image versions come from .env, with a Prometheus that keeps the multirate 
   for (const name of EXPORTERS) t.is(config.services[name].build.args.NODE_VERSION, env.get('NODE_VERSION'));
 });
 
+test('the multirate window outlasts two missed scrapes at the shipped scrape interval, and reaches the exporter', async (t) => {
+  const env = dotEnv();
+  const scrape = /^(\d+)s$/.exec(env.get('PROMETHEUS_SCRAPE_INTERVAL')!);
+  t.truthy(scrape, 'PROMETHEUS_SCRAPE_INTERVAL in whole seconds');
+  const windowMs = Number(env.get('WATTMETER_MULTIRATE_WINDOW_MS'));
+  t.true(windowMs >= 3 * Number(scrape![1]) * 1000 + 1000, `a ${windowMs} ms window for ${scrape![0]} scrapes`);
+  const config = await composeConfig(['docker/compose.yaml']);
+  t.is(config.services.multirate.environment.WATTMETER_MULTIRATE_WINDOW_MS, String(windowMs));
+});
+
 test('only Grafana is published, on 127.0.0.1; the remote-write receiver stays on the monitoring network', async (t) => {
   const config = await composeConfig(['docker/compose.yaml']);
   for (const [name, service] of Object.entries<any>(config.services)) {
