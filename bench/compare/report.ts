@@ -104,7 +104,7 @@ function conclusions(c: Comparison) {
   const lostCells = (name: StrategyName) => c.cells.filter((cell) => byName(cell, name).outageLostS > 1);
   const truth = c.cells[0]?.truthW !== null;
 
-  const ring = droppedCells('remote_write');
+  const overflowed = STRATEGY_ORDER.filter((name) => droppedCells(name).length > 0);
   return {
     resolution:
       `Simple stores one sample per series per scrape whatever the sampling rate (completeness ${completeness('simple')}): ` +
@@ -112,11 +112,11 @@ function conclusions(c: Comparison) {
       `millisecond (completeness ${completeness('multirate')} and ${completeness('remote_write')}). Where they fall short of 100 % ` +
       `without dropped ticks, ticks of a sampler thread delayed by the busy machine shared a millisecond and were folded into one ` +
       `sample (nothing is lost: the energy counter carries them). ` +
-      (ring.length > 0
-        ? `**Remote write dropped ticks in ${list(ring)}: it drains the sampler only once per push interval, and the sampler's ring ` +
-          `holds 10 s of ticks (at least 1024), so with a 15 s push interval the ring overflows before each drain and about a third ` +
-          `of the ticks never reach the exporter. A shortcoming of the exporter, not of the strategy: it should drain more often ` +
-          `than it pushes, or size the ring to the push interval.**`
+      (overflowed.length > 0
+        ? overflowed
+            .map((name) => `**${NAMES[name]} dropped ticks in ${list(droppedCells(name))}: the sampler's ring (10 s of ticks, at least ` +
+              `1024) was full when drained, so the busy machine held the exporter's drains back for that long.**`)
+            .join(' ')
         : 'No strategy dropped ticks from the sampler\'s ring.'),
     accuracy: truth
       ? `Mean power is right in every cell when read as PromQL should read it, \`rate()\` of the energy counter: within ${rateErr} ` +
@@ -152,7 +152,7 @@ function conclusions(c: Comparison) {
       `so a sample waits for the next one, about half an interval on average, plus the scrape itself (p50 ${lat('multirate')}). ` +
       `Remote write pushes once per interval or as soon as a request's batch (10 000 samples) is full, whichever comes first, ` +
       `so at high rates it delivers sooner than its interval says (p50 ${lat('remote_write')}).` +
-      (ring.length > 0 ? ' Where its ring overflowed (above), its drains came late and so did its samples.' : ''),
+      (overflowed.length > 0 ? ' Where a ring overflowed (above), the drains came late and so did the samples.' : ''),
     robustness:
       `With Prometheus stopped for the outage and restarted on its data, simple lost ${range(v('simple', (s) => s.outageLostS), (x) => `${num(x, 0)} s`)} ` +
       `of data: every scrape that would have happened, and the wait for Prometheus's first scrape after it restarts. Multirate lost ` +
