@@ -53,10 +53,12 @@ test('a sampler drains columns in bulk and measures the written watts', async (t
     'dram-0': WATTS.dram,
     psys: WATTS.psys,
   };
+  // Within 5 %: the writer process plays the hardware, and when a busy machine stalls it
+  // near either end of the two seconds, the mean is off by the stall (CI has seen 30 ms).
   sampler.domains.forEach((domain, d) => {
     const watts = powerWatts(batch, d);
     const want = expected[domain.name];
-    t.true(Math.abs(watts - want) / want < 0.03, `${domain.name}: ${watts} W, want ${want}`);
+    t.true(Math.abs(watts - want) / want < 0.05, `${domain.name}: ${watts} W, want ${want}`);
   });
   // The window is the last 500 ms of ticks: the same as powerWatts over those ticks.
   const last = batch.length - 1;
