@@ -94,7 +94,7 @@ test('domains lists every zone with its source and path', async (t) => {
 test('sample --format jsonl writes one row per tick with rising timestamps and energy', async (t) => {
   const root = tempRoot();
   t.teardown(() => removeRoot(root));
-  const writer = await FakeWriter.start(fakePowercap(root, [{ zone: 'intel-rapl:0', name: 'package-0', watts: 25 }]));
+  const writer = await FakeWriter.start(fakePowercap(root, [{ zone: 'intel-rapl:0', name: 'package-0', watts: 25 }]), 1, { fifo: true });
   t.teardown(() => writer.stop());
   const { code, stdout } = await wattmeter(['sample', '--rate', '200', '--duration', '2', '--format', 'jsonl', '--sysfs-root', root]);
   t.is(code, 0);
