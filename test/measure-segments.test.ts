@@ -188,13 +188,14 @@ test.serial('a segment shorter than the update interval is flagged, not silently
     t.regex(energy.warnings.join('\n'), /shorter than the counters' update interval of package-0/);
     // Shorter than an update, unless a gap in the ticks hid the updates around it.
     if (notGaps(energy).length === energy.warnings.length) t.true(energy.durationMs < 1, `${energy.durationMs} ms`);
-    // The right order: power x time. One late tick or late counter update next to a
-    // 0.2 ms segment moves the knots it is interpolated between, so each one only within
-    // a factor of four (a loaded run saw 60.06 W)...
-    t.true(pkg.watts > 20 / 4 && pkg.watts < 20 * 4, `${pkg.watts} W`);
   }
-  // ... but the interpolation is unbiased: the median within 10 %.
+  // The right order, power x time, within a factor of three but for one in ten at most:
+  // a late tick or a late counter update next to a 0.2 ms segment moves the knots it is
+  // interpolated between (loaded runs saw one at 60 W, one at 96 W)...
   const watts = flagged.map((e) => e.domains['package-0'].watts);
+  const wild = watts.filter((w) => w < 20 / 3 || w > 20 * 3);
+  t.true(wild.length <= Math.ceil(flagged.length / 10), `${wild.length} of ${flagged.length} beyond a factor of three: ${watts.map((w) => w.toFixed(1))}`);
+  // ... and the interpolation is unbiased: the median within 10 %.
   t.true(off(median(watts), 20) < 0.1, `median ${median(watts)} W of ${watts.map((w) => w.toFixed(1))}`);
   t.log(`${flagged.length} of 20 flagged; median ${median(watts).toFixed(2)} W; ${watts.map((w) => w.toFixed(1))}`);
 });

@@ -184,9 +184,10 @@ async function readLane(
   }
 
   // What the outage cost: the longest hole in the stored series from before the stop to
-  // the first samples after the restart, beyond the series' usual spacing. (Counting the
-  // samples stored during the outage against the steady rate misleads: the sampler
-  // itself ticks less while three Prometheus servers replay their WAL on shared CPUs.)
+  // the first samples after the restart, beyond the strategy's configured spacing. (Not
+  // the spacing measured in the steady span: on a loaded machine failed scrapes widen it
+  // and hide the loss. Nor the samples stored during the outage against the steady rate:
+  // the sampler itself ticks less while three Prometheus servers replay their WAL.)
   const outageStored = (await prometheus.points(power(strategy), outage.downMs, outage.upMs)).length;
   const acrossOutage = await prometheus.points(power(strategy), outage.downMs - 1000 * plan.intervalS - 1000, Date.now());
   const outageMaxGapMs = maxGap(acrossOutage);
@@ -218,7 +219,7 @@ async function readLane(
     failedScrapes,
     outageStored,
     outageMaxGapMs,
-    outageLostS: Math.max(0, outageMaxGapMs - 1000 / storedPerS) / 1000,
+    outageLostS: Math.max(0, outageMaxGapMs - strategy.spacingMs(plan.rateHz, plan.intervalS)) / 1000,
   };
 }
 

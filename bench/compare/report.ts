@@ -208,7 +208,7 @@ ${headlineTable(head)}
 Completeness: stored samples against the sampler's ticks. Mean power error: \`rate()\` of the stored energy counter against
 the known power. Burst energy seen: the burst's energy above base recovered from the stored power samples. Bytes on the wire: both
 directions through the relay, HTTP included, per sample Prometheus appended. Data lost: the longest hole in the stored series
-across the outage, less its usual sample spacing.
+across the outage, less the spacing the strategy stores at (the scrape interval for simple, the tick period for the others).
 
 ## Resolution
 
@@ -308,7 +308,7 @@ ${perCell(c, [
 Stored during: samples with timestamps inside the outage (fewer than usual even where nothing was lost: the sampler itself
 ticks less while three Prometheus servers replay their WAL on the shared CPUs). Longest hole: from before the stop to the
 first samples after the restart (a pull strategy waits up to a few seconds more for Prometheus's first scrape). Data lost:
-that hole less the series' usual spacing.
+that hole less the spacing the strategy stores at.
 
 ${words.robustness}
 `;

@@ -55,7 +55,7 @@ export interface StrategyResult {
   outageStored: number;
   /** The longest time between two stored samples from before the stop to after the restart. */
   outageMaxGapMs: number;
-  /** Seconds of data missing: that hole less the series' usual spacing. */
+  /** Seconds of data missing: that hole less the spacing the strategy stores at (Strategy.spacingMs). */
   outageLostS: number;
 }
 

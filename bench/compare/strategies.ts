@@ -21,12 +21,19 @@ export interface Strategy {
    * since the previous sample of the series.
    */
   powerWindowMs(previousMs: number, ms: number): number;
+  /**
+   * How far apart its stored samples are when nothing goes wrong: one per scrape for
+   * simple; one per tick for the others, at most one per millisecond (Prometheus's limit).
+   */
+  spacingMs(rateHz: number, intervalS: number): number;
 }
 
+const perTick = (rateHz: number) => Math.max(1, 1000 / rateHz);
+
 export const STRATEGIES: readonly Strategy[] = [
-  { name: 'simple', example: 'simple', pull: true, powerWindowMs: () => 1000 },
-  { name: 'multirate', example: 'multirate', pull: true, powerWindowMs: (previous, ms) => ms - previous },
-  { name: 'remote_write', example: 'remote-write', pull: false, powerWindowMs: (previous, ms) => ms - previous },
+  { name: 'simple', example: 'simple', pull: true, powerWindowMs: () => 1000, spacingMs: (_, intervalS) => 1000 * intervalS },
+  { name: 'multirate', example: 'multirate', pull: true, powerWindowMs: (previous, ms) => ms - previous, spacingMs: perTick },
+  { name: 'remote_write', example: 'remote-write', pull: false, powerWindowMs: (previous, ms) => ms - previous, spacingMs: perTick },
 ];
 
 /** write-config.sh's targets for a Prometheus that serves this strategy alone. */
