@@ -183,13 +183,14 @@ async function readLane(
     burstReading = readBurst(strategy, p, e, { ...burst, baseW: truthW });
   }
 
-  // What the outage cost: the longest hole in the stored series from before the stop to
-  // the first samples after the restart, beyond the strategy's configured spacing. (Not
-  // the spacing measured in the steady span: on a loaded machine failed scrapes widen it
-  // and hide the loss. Nor the samples stored during the outage against the steady rate:
-  // the sampler itself ticks less while three Prometheus servers replay their WAL.)
+  // What the outage cost: the longest hole in the stored series from the end of the steady
+  // span (so that samples a stop lost from before it count too) to the first samples after
+  // the restart, beyond the strategy's configured spacing. (Not the spacing measured in
+  // the steady span: on a loaded machine failed scrapes widen it and hide the loss. Nor
+  // the samples stored during the outage against the steady rate: the sampler itself
+  // ticks less while three Prometheus servers replay their WAL.)
   const outageStored = (await prometheus.points(power(strategy), outage.downMs, outage.upMs)).length;
-  const acrossOutage = await prometheus.points(power(strategy), outage.downMs - 1000 * plan.intervalS - 1000, Date.now());
+  const acrossOutage = await prometheus.points(power(strategy), last.ms, Date.now());
   const outageMaxGapMs = maxGap(acrossOutage);
   // Scrapes that failed (up == 0) in the steady span, such as a scrape over its timeout.
   const up = strategy.pull ? `up{job="wattmeter-${strategy.name}"}${range}` : undefined;
