@@ -175,8 +175,13 @@ test('the addon works in a worker thread, and a worker ending with its sampler r
   const run = async (linger: boolean) => {
     const worker = new Worker(new URL(`data:text/javascript,${encodeURIComponent(code)}`), { argv: linger ? ['--linger'] : [] });
     const signal = AbortSignal.timeout(30_000); // fail clearly rather than hang the file
+    // Listening for 'exit' before the message: a worker that ends at once may have its
+    // message and its exit delivered in one go, before a listener added after the message
+    // could see the exit (a loaded machine hung this test that way, 1 run in 20).
+    const exited = once(worker, 'exit', { signal });
     const [watts] = await once(worker, 'message', { signal });
-    const exitCode = linger ? await worker.terminate() : (await once(worker, 'exit', { signal }))[0];
+    if (linger) await worker.terminate();
+    const [exitCode] = await exited;
     return { watts: watts as number, exitCode: exitCode as number };
   };
   const [ended, terminated] = await Promise.all([run(false), run(true)]);
