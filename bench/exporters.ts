@@ -14,8 +14,8 @@ import type { Batch, Domain } from '../lib/index.js';
 import { MultirateWindow } from '../lib/exporters/multirate.js';
 import { MillisecondFolder } from '../lib/exporters/fold.js';
 import { ENERGY, POWER, domainLabels } from '../lib/exporters/metrics.js';
-import { encodeWriteRequest, sortedLabels } from '../lib/exporters/prompb.js';
-import { SampleQueue } from '../lib/exporters/queue.js';
+import { encodeWriteRequest, sortedLabels } from '../lib/prometheus/prompb.js';
+import { SampleQueue } from '../lib/prometheus/queue.js';
 import { FakeWriter, fakePowercap, fiveZones, removeRoot, tempRoot } from '../test/helpers/fake-rapl.js';
 import { freePort, startServer } from '../test/helpers/servers.js';
 

@@ -1,5 +1,13 @@
 // The public API of wattmeter. Everything else under lib/ is internal.
-export { openSampler, Sampler, type SamplerStats, type BatchesOptions } from './sampler.js';
+export {
+  openSampler,
+  Sampler,
+  type SamplerStats,
+  type BatchesOptions,
+  type BatchListener,
+  type SubscribeOptions,
+  type HoldOptions,
+} from './sampler.js';
 export { listDomains, readOnce, type Discovery, type Reading, type DomainReading } from './domains.js';
 export { powerWatts, windowPowerWatts, concatBatches, type Batch, type Domain } from './batch.js';
 export {
@@ -22,10 +30,9 @@ export {
   type RemoteWriteAuth,
 } from './exporters/remote-write.js';
 export { serverOptionsFromEnv, multirateOptionsFromEnv, remoteWriteOptionsFromEnv, EXPORTER_ENV, DEFAULT_PORTS } from './exporters/env.js';
-export type { MetricsServer, MetricsServerOptions } from './exporters/http.js';
+export type { MetricsServer, MetricsServerOptions } from './prometheus/http.js';
 export { measure, type MeasureOptions, type Measurement } from './meter/measure.js';
 export { EnergyMeter, type EnergyMeterOptions } from './meter/energy-meter.js';
-export { feedFor, type EnergyFeed, type FeedUpdate, type Knots } from './feed.js';
 export type { EnergyReport, EnergyTrace, DomainEnergy, PowerTimeline, EnergyHandler } from './meter/report.js';
 export { printHandler, csvHandler, jsonLinesHandler, formatReport, reportToJson, type TextSink } from './meter/handlers.js';
 export { promClientHandler, type PromClientHandlerOptions } from './meter/prom-client.js';

@@ -1,8 +1,13 @@
 // The friendly face of the native sampler thread: options with defaults, clear errors,
-// bulk drains as Batch columns, stats in user units, and an async iterator of batches.
+// bulk drains as Batch columns, stats in user units, and the fan-out of its ticks.
+//
+// The ring has one consumer, so the sampler is also the only way to its ticks: every
+// drain hands what it moved to every subscriber, in order, whoever called it. Exporters,
+// meters and batches() each subscribe and each get every tick; none can take ticks from
+// another. One timer pumps, at the shortest delay any subscriber asked for.
 import { setTimeout as sleep } from 'node:timers/promises';
-import { batchFromColumns, type Batch, type Domain } from './batch.js';
-import { explainNativeError } from './errors.js';
+import { batchFromColumns, concatBatches, type Batch, type Domain } from './batch.js';
+import { explainNativeError, usageError } from './errors.js';
 import { addon, type NativeSampler, type NativeStats, type SourceKind } from './native.js';
 import { resolveSamplerOptions, type SamplerOptions } from './options.js';
 import { dropPrivileges } from './privileges.js';
@@ -24,6 +29,21 @@ export interface SamplerStats {
   notes: string[];
 }
 
+export type BatchListener = (batch: Batch) => void;
+
+export interface SubscribeOptions {
+  /** Ticks reach this listener at most this many ms after they are recorded (default 100). */
+  maxDelayMs?: number;
+}
+
+export interface HoldOptions {
+  /** When the hold started the sampler, it stops this long after the last release (default 0). */
+  lingerMs?: number;
+}
+
+/** The delay a subscriber gets unless it asks: well within the ring's 10 s. */
+const DEFAULT_MAX_DELAY_MS = 100;
+
 export interface BatchesOptions {
   /** How often to drain, in ms (default 1000). */
   intervalMs?: number;
@@ -39,6 +59,13 @@ export class Sampler {
   readonly rateHz: number;
   readonly capacity: number;
   #native: NativeSampler | undefined;
+  #listeners = new Map<BatchListener, number>(); // each listener and its maxDelayMs
+  #pumpTimer: NodeJS.Timeout | undefined;
+  #pumpEveryMs = Infinity;
+  #pumping = false;
+  #holds = 0;
+  #startedByHold = false;
+  #lingerTimer: NodeJS.Timeout | undefined;
 
   constructor(options: SamplerOptions = {}) {
     const resolved = resolveSamplerOptions(options);
@@ -83,6 +110,8 @@ export class Sampler {
 
   /** Stops the thread and frees the ring; ticks not drained are lost. Safe to call twice. */
   close(): void {
+    clearInterval(this.#pumpTimer);
+    clearTimeout(this.#lingerTimer);
     this.#native?.close();
     this.#native = undefined;
   }
@@ -91,9 +120,85 @@ export class Sampler {
     this.close();
   }
 
-  /** Moves every tick recorded since the last drain (at most maxTicks) out of the ring. */
+  /**
+   * Moves the ticks waiting in the ring (at most maxTicks) out of it, hands them to every
+   * subscriber and returns them. With subscribers, the timer drains too: subscribe to see
+   * every tick. A drain from inside a listener returns nothing (its ticks are on their way).
+   */
   drain(maxTicks?: number): Batch {
-    return batchFromColumns(this.domains, this.#open().drain(maxTicks));
+    const native = this.#open();
+    if (this.#pumping) return batchFromColumns(this.domains, new Float64Array(0));
+    const batch = batchFromColumns(this.domains, native.drain(maxTicks));
+    if (batch.length === 0) return batch;
+    this.#pumping = true;
+    try {
+      for (const listener of [...this.#listeners.keys()]) listener(batch);
+    } finally {
+      this.#pumping = false;
+    }
+    return batch;
+  }
+
+  /**
+   * Calls `listener` with every tick drained from now on, in order, until the returned
+   * function is called. The sampler drains itself at least every maxDelayMs while anyone
+   * listens; it does not start itself (see start() and hold()).
+   */
+  subscribe(listener: BatchListener, { maxDelayMs = DEFAULT_MAX_DELAY_MS }: SubscribeOptions = {}): () => void {
+    this.#open();
+    if (!(maxDelayMs > 0 && maxDelayMs < 2 ** 31)) throw usageError(`maxDelayMs must be a number of milliseconds above 0; got ${maxDelayMs}.`);
+    this.#listeners.set(listener, maxDelayMs);
+    this.#schedulePump();
+    return () => {
+      if (this.#listeners.delete(listener)) this.#schedulePump();
+    };
+  }
+
+  #schedulePump(): void {
+    const everyMs = Math.min(...this.#listeners.values());
+    if (everyMs === this.#pumpEveryMs) return;
+    clearInterval(this.#pumpTimer);
+    this.#pumpEveryMs = everyMs;
+    this.#pumpTimer = Number.isFinite(everyMs) ? setInterval(() => this.closed || this.drain(), everyMs) : undefined;
+    this.#refPump();
+  }
+
+  // A held sampler keeps the process alive, as the server of an exporter would; otherwise
+  // the timer must not, or a forgotten subscriber would keep a program from ending.
+  #refPump(): void {
+    if (this.#holds > 0) this.#pumpTimer?.ref();
+    else this.#pumpTimer?.unref();
+  }
+
+  /**
+   * Keeps the sampler running until the returned release is called, starting it if it is
+   * not running. A sampler a hold started stops again lingerMs after the last release,
+   * once its last ticks are drained to the subscribers.
+   */
+  hold({ lingerMs = 0 }: HoldOptions = {}): () => void {
+    const native = this.#open();
+    clearTimeout(this.#lingerTimer);
+    if (this.#holds++ === 0 && !native.stats().running) {
+      native.start();
+      this.#startedByHold = true;
+    }
+    this.#refPump();
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.#holds--;
+      this.#refPump();
+      if (this.#holds > 0 || !this.#startedByHold) return;
+      this.#lingerTimer = setTimeout(() => this.#idle(), lingerMs).unref();
+    };
+  }
+
+  #idle(): void {
+    if (this.#holds > 0 || this.closed) return;
+    this.#startedByHold = false;
+    this.stop();
+    if (this.#listeners.size > 0) this.drain();
   }
 
   /**
@@ -125,20 +230,30 @@ export class Sampler {
   }
 
   /**
-   * Drains every `intervalMs` and yields each non-empty batch, until the sampler is
-   * closed, the signal aborts or the loop breaks. Starts the sampler if needed.
+   * Yields every tick, joined into one batch per `intervalMs` (none when there was no
+   * tick), until the sampler is closed, the signal aborts or the loop breaks. A subscriber
+   * like any other; starts the sampler if needed.
    */
   async *batches({ intervalMs = 1000, signal }: BatchesOptions = {}): AsyncGenerator<Batch> {
+    let pending: Batch[] = [];
+    const unsubscribe = this.subscribe((batch) => pending.push(batch), { maxDelayMs: intervalMs });
     if (!this.#open().stats().running) this.start();
-    while (!this.closed && !signal?.aborted) {
-      try {
-        await sleep(intervalMs, undefined, { signal });
-      } catch {
-        // aborted: fall through and yield what is left
+    try {
+      while (!this.closed && !signal?.aborted) {
+        try {
+          await sleep(intervalMs, undefined, { signal });
+        } catch {
+          // aborted: fall through and yield what is left
+        }
+        if (this.closed) return;
+        this.drain();
+        if (pending.length === 0) continue;
+        const batch = concatBatches(pending);
+        pending = [];
+        yield batch;
       }
-      if (this.closed) return;
-      const batch = this.drain();
-      if (batch.length > 0) yield batch;
+    } finally {
+      unsubscribe();
     }
   }
 }

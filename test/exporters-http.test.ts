@@ -4,7 +4,8 @@ import test from 'ava';
 import { connect } from 'node:net';
 import { once } from 'node:events';
 import { WattmeterError } from '../lib/index.js';
-import { TEXT_FORMAT, serveMetrics, type MetricsBody } from '../lib/exporters/http.js';
+import { serveMetrics, type MetricsBody } from '../lib/prometheus/http.js';
+import { TEXT_FORMAT } from '../lib/prometheus/text.js';
 
 const BIG = Buffer.alloc(8 << 20, 'wattmeter_power_watts 1\n'); // 8 MiB: many socket writes
 

@@ -4,9 +4,9 @@
 import test from 'ava';
 import type { Batch, Domain } from '../lib/index.js';
 import { MillisecondFolder, type Folded } from '../lib/exporters/fold.js';
-import { SampleQueue, type Series } from '../lib/exporters/queue.js';
+import { SampleQueue, type Series } from '../lib/prometheus/queue.js';
 import { MultirateWindow } from '../lib/exporters/multirate.js';
-import { decodeWriteRequest, encodeWriteRequest, sortedLabels, type SeriesColumns } from '../lib/exporters/prompb.js';
+import { decodeWriteRequest, encodeWriteRequest, sortedLabels, type SeriesColumns } from '../lib/prometheus/prompb.js';
 
 const DOMAINS: Domain[] = [
   { name: 'package-0', source: 'powercap', path: '/x', maxEnergyRangeUj: 1e12 },

@@ -1,12 +1,11 @@
-// An exporter and measurements on one sampler: the ring has a single consumer, so both
-// must be served by the sampler's feed, each getting every tick.
+// Subscribers and measurements on one sampler: the ring has a single consumer, so the
+// sampler hands every drain to every subscriber, whoever drains, and none starves another.
 import test from 'ava';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { measure, openSampler, type Batch } from '../lib/index.js';
-import { drainEvery } from '../lib/exporters/drain.js';
 import { FakeWriter, fakePowercap, removeRoot, tempRoot } from './helpers/fake-rapl.js';
 
-test('an exporter drain and concurrent measure() calls on one sampler lose no tick to each other', async (t) => {
+test('a subscriber, concurrent measure() calls and a raw drain() on one sampler lose no tick to each other', async (t) => {
   const root = tempRoot();
   const writer = await FakeWriter.start(fakePowercap(root, [{ zone: 'intel-rapl:0', name: 'package-0', watts: 40 }]));
   const sampler = openSampler({ sysfsRoot: root, rateHz: 500 });
@@ -17,18 +16,21 @@ test('an exporter drain and concurrent measure() calls on one sampler lose no ti
   });
 
   const drained: Batch[] = [];
-  const drainer = drainEvery(sampler, 100, (batch) => drained.push(batch));
+  const unsubscribe = sampler.subscribe((batch) => drained.push(batch), { maxDelayMs: 100 });
+  sampler.start();
   const [a, b] = await Promise.all([
     measure(() => sleep(400), { sampler }),
     measure(() => sleep(600), { sampler }),
+    sleep(300).then(() => sampler.drain()), // a user's own drain takes nothing from the others
   ]);
   await sleep(200);
   sampler.stop();
-  drainer.stop();
+  sampler.drain();
+  unsubscribe();
 
   const seen = drained.reduce((n, batch) => n + batch.length, 0);
   const { ticks, dropped } = sampler.stats();
-  t.is(seen, ticks - dropped, 'the exporter saw every tick the ring held');
+  t.is(seen, ticks - dropped, 'the subscriber saw every tick the ring held');
   for (const { energy } of [a, b]) {
     const { joules, watts } = energy.domains['package-0'];
     t.true(joules > 0);

@@ -2,7 +2,8 @@
 // a writer process advances at known watts.
 import test, { type ExecutionContext } from 'ava';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { EnergyMeter, feedFor, measure, openSampler, type EnergyReport } from '../lib/index.js';
+import { EnergyMeter, measure, openSampler, type EnergyReport } from '../lib/index.js';
+import { samplerFor } from '../lib/meter/shared.js';
 import { FakeWriter, fakePowercap, fiveZones, removeRoot, tempRoot } from './helpers/fake-rapl.js';
 
 const WATTS: Record<string, number> = { 'package-0': 20, 'core-0': 12, 'uncore-0': 2, 'dram-0': 3, psys: 30 };
@@ -36,7 +37,7 @@ test('measure() an async and a sync workload: joules and watts of every domain',
   const slept = await measure(() => sleep(1000), { sysfsRoot });
   t.true(slept.energy.durationMs > 990, `${slept.energy.durationMs} ms`);
   assertKnownWatts(t, slept.energy);
-  t.is(feedFor({ sysfsRoot }), feedFor({ sysfsRoot }), 'measurements with the same options share one sampler');
+  t.is(samplerFor(undefined, { sysfsRoot }), samplerFor(undefined, { sysfsRoot }), 'measurements with the same options share one sampler');
   const busy = await measure(
     () => {
       const end = performance.now() + 1000;

@@ -16,7 +16,8 @@
 // a peak by where it is and its lower bound.
 import test, { type ExecutionContext } from 'ava';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { EnergyMeter, feedFor, measure, openSampler, type EnergyReport, type Sampler } from '../lib/index.js';
+import { EnergyMeter, measure, openSampler, type EnergyReport, type Sampler } from '../lib/index.js';
+import { knotFeed } from '../lib/meter/knots.js';
 import { FakeWriter, fakePowercap, removeRoot, tempRoot, type PowercapZoneSpec } from './helpers/fake-rapl.js';
 
 const spin = (ms: number) => {
@@ -210,9 +211,11 @@ test.serial('a segment shorter than the update interval is flagged, not silently
 test.serial('a gap just after a short segment does not settle it at a silent zero', async (t) => {
   const { sampler } = await fakeMachine(t, { 'package-0': 20 }, 1000, 100);
   await measure(() => sleep(400), { sampler }); // learn the 100 ms update interval
-  const feed = feedFor(sampler);
+  const feed = knotFeed(sampler);
+  const release = feed.hold();
   const lastMs = feed.lastKnot(0).timeMs;
   t.true(await feed.until(() => feed.lastKnot(0).timeMs > lastMs, 1000), 'a counter update');
+  release();
   // The restart is armed inside the segment, after the stop: armed before measure(), it
   // could fire while measure() waits for current ticks on a loaded machine, and the stop
   // would then be the last word.
@@ -304,7 +307,7 @@ test.serial('nested and concurrent measurements on one sampler do not disturb ea
     ),
   );
   const [outer] = await meter.stop();
-  t.is(feedFor(sampler), feedFor(sampler), 'one feed per sampler');
+  t.is(knotFeed(sampler), knotFeed(sampler), 'one knot feed per sampler');
   const reports = [outer, ...runs.flatMap((r) => [r.energy, r.result])];
   for (const report of reports) for (const [domain, watts] of Object.entries(want)) assertConstant(t, report, domain, watts);
   for (const { energy, result } of runs) t.true(result.startMs >= energy.startMs && result.endMs <= energy.endMs);

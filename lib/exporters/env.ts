@@ -3,7 +3,7 @@
 import { hostname } from 'node:os';
 import { usageError } from '../errors.js';
 import { parseNumber } from '../options.js';
-import type { MetricsServerOptions } from './http.js';
+import type { MetricsServerOptions } from '../prometheus/http.js';
 import type { MultirateExporterOptions } from './multirate.js';
 import type { RemoteWriteAuth, RemoteWriteOptions } from './remote-write.js';
 

@@ -2,16 +2,9 @@
 // dashboard reads any of them and compares them by the `exporter` label.
 import type { SamplerStats } from '../sampler.js';
 import type { Domain } from '../batch.js';
+import type { Labels, MetricInfo } from '../prometheus/metric.js';
 
 export type ExporterName = 'simple' | 'multirate' | 'remote_write';
-export type MetricType = 'counter' | 'gauge';
-export type Labels = Record<string, string>;
-
-export interface MetricInfo {
-  name: string;
-  type: MetricType;
-  help: string;
-}
 
 export const ENERGY: MetricInfo = {
   name: 'wattmeter_energy_joules_total',

@@ -24,11 +24,13 @@
 // Each drain renders its samples to text once (a chunk); a scrape only concatenates the
 // chunks of the window, so serving it again, or to several servers, costs no formatting.
 import type { Batch, Domain } from '../batch.js';
-import type { Sampler, SamplerStats } from '../sampler.js';
-import { drainEvery } from './drain.js';
+import type { Sampler } from '../sampler.js';
+import { serveMetrics, type MetricsServer, type MetricsServerOptions } from '../prometheus/http.js';
+import { formatLabels, formatValue, header } from '../prometheus/metric.js';
+import { TEXT_FORMAT, renderLines } from '../prometheus/text.js';
 import { MillisecondFolder, type Folded } from './fold.js';
-import { TEXT_FORMAT, serveMetrics, type MetricsServer, type MetricsServerOptions } from './http.js';
-import { ENERGY, MULTIRATE_SAMPLES_EXPIRED, MULTIRATE_SAMPLES_SERVED, POWER, SAMPLER_METRICS, domainLabels, type Labels, type MetricInfo } from './metrics.js';
+import { follow } from './follow.js';
+import { ENERGY, MULTIRATE_SAMPLES_EXPIRED, MULTIRATE_SAMPLES_SERVED, POWER, SAMPLER_METRICS, domainLabels } from './metrics.js';
 
 export interface MultirateExporterOptions extends MetricsServerOptions {
   sampler: Sampler;
@@ -117,15 +119,13 @@ export class MultirateWindow {
 export async function startMultirateExporter(options: MultirateExporterOptions): Promise<MetricsServer> {
   const { sampler } = options;
   const window = new MultirateWindow(sampler.domains, options.windowMs);
-  let stats: SamplerStats = sampler.stats();
   let served = 0;
-  const drainer = drainEvery(sampler, options.drainIntervalMs ?? 100, (batch, latest) => {
-    window.add(batch);
-    stats = latest;
-  });
+  let stats = sampler.stats();
+  const drainer = follow(sampler, options.drainIntervalMs ?? 100, (batch) => window.add(batch));
   const server = await serveMetrics(options, () => {
     const { chunks, samples } = window.scrape();
     served += samples;
+    if (!sampler.closed) stats = sampler.stats();
     const self = [
       ...SAMPLER_METRICS.map((m) => [m, m.value(stats)] as const),
       [MULTIRATE_SAMPLES_SERVED, served] as const,
@@ -144,67 +144,4 @@ export async function startMultirateExporter(options: MultirateExporterOptions):
       await server.close();
     },
   };
-}
-
-function header(info: MetricInfo): string {
-  return `# HELP ${info.name} ${info.help}\n# TYPE ${info.name} ${info.type}\n`;
-}
-
-function formatLabels(labels: Labels): string {
-  const pairs = Object.keys(labels)
-    .sort()
-    .map((name) => `${name}="${labels[name].replace(/[\\"\n]/g, (c) => (c === '\n' ? '\\n' : `\\${c}`))}"`);
-  return `{${pairs.join(',')}}`;
-}
-
-// The lines of a series are written as bytes, not built as strings: about twice as fast,
-// and the render of each drain is the multirate exporter's main cost.
-
-/** `prefix value timestamp\n` for each sample of one series. */
-function renderLines(prefix: Buffer, values: Float64Array, timestampsMs: Float64Array): Buffer {
-  // At most: the prefix, a value of 24 characters, a space, a 16-digit timestamp, a newline.
-  const out = Buffer.allocUnsafe(values.length * (prefix.length + 42));
-  let at = 0;
-  for (let i = 0; i < values.length; i++) {
-    at += prefix.copy(out, at);
-    at = writeMicro(out, at, values[i]);
-    out[at++] = 0x20; // ' '
-    at = writeDigits(out, at, timestampsMs[i], 1);
-    out[at++] = 0x0a; // '\n'
-  }
-  return Buffer.from(out.subarray(0, at)); // an exact copy: the window keeps it for a while
-}
-
-/**
- * Energy and power with 6 decimals: 1 uJ and 1 uW are finer than any RAPL counter (15.3 uJ
- * at best), and integers are quick to write.
- */
-function writeMicro(out: Buffer, at: number, value: number): number {
-  const micro = Math.round(Math.abs(value) * 1e6);
-  if (!Number.isSafeInteger(micro)) return at + out.write(formatValue(value), at, 'latin1');
-  if (value < 0) out[at++] = 0x2d; // '-'
-  const whole = Math.floor(micro / 1e6);
-  at = writeDigits(out, at, whole, 1);
-  out[at++] = 0x2e; // '.'
-  return writeDigits(out, at, micro - whole * 1e6, 6);
-}
-
-/** Writes a non-negative integer below 2^53 in decimal, zero-padded to minDigits. */
-function writeDigits(out: Buffer, at: number, n: number, minDigits: number): number {
-  let digits = 1;
-  for (let rest = n; rest >= 10; rest = Math.floor(rest / 10)) digits++;
-  const end = at + Math.max(digits, minDigits);
-  for (let i = end - 1; i >= at; i--) {
-    const rest = Math.floor(n / 10);
-    out[i] = 0x30 + n - rest * 10; // '0' + the last digit
-    n = rest;
-  }
-  return end;
-}
-
-/** Go's ParseFloat reads JavaScript's shortest round-trip form; only the infinities differ. */
-function formatValue(value: number): string {
-  if (value === Infinity) return '+Inf';
-  if (value === -Infinity) return '-Inf';
-  return String(value);
 }

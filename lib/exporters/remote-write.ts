@@ -1,16 +1,17 @@
 // The remote-write exporter: pushes every tick (folded to one sample per series per
 // millisecond, see fold.ts) to a Prometheus remote write 1.0 receiver, with its own
 // self-monitoring series, since nobody scrapes it. Delivery (queue, retries, backoff,
-// Retry-After, close) is the pusher's, see pusher.ts; the queue holds 10 minutes'
+// Retry-After, close) is the pusher's, see prometheus/pusher.ts; the queue holds 10 minutes'
 // worth by default.
 import type { Sampler, SamplerStats } from '../sampler.js';
-import { drainEvery, type Drainer } from './drain.js';
+import type { Labels, MetricInfo } from '../prometheus/metric.js';
+import { RemoteWritePusher, type RemoteWritePushOptions, type RemoteWriteStats } from '../prometheus/pusher.js';
+import type { Series } from '../prometheus/queue.js';
 import { MillisecondFolder, type Folded } from './fold.js';
-import { ENERGY, POWER, REMOTE_WRITE, SAMPLER_METRICS, domainLabels, type Labels, type MetricInfo } from './metrics.js';
-import { RemoteWritePusher, type RemoteWritePushOptions, type RemoteWriteStats } from './pusher.js';
-import type { Series } from './queue.js';
+import { follow, type Follower } from './follow.js';
+import { ENERGY, POWER, REMOTE_WRITE, SAMPLER_METRICS, domainLabels } from './metrics.js';
 
-export type { RemoteWriteAuth, RemoteWriteStats } from './pusher.js';
+export type { RemoteWriteAuth, RemoteWriteStats } from '../prometheus/pusher.js';
 
 export interface RemoteWriteOptions extends RemoteWritePushOptions {
   sampler: Sampler;
@@ -35,7 +36,8 @@ export class RemoteWriteExporter {
   #pusher: RemoteWritePusher;
   #folder: MillisecondFolder;
   #dataSeries: Series[];
-  #drainer: Drainer;
+  #drainer: Follower;
+  #selfDueMs = 0;
   #closed: Promise<void> | undefined;
 
   constructor(options: RemoteWriteOptions) {
@@ -48,9 +50,14 @@ export class RemoteWriteExporter {
     this.url = this.#pusher.url;
     this.#folder = new MillisecondFolder(sampler.domains);
     this.#dataSeries = DATA_METRICS.flatMap((info) => sampler.domains.map((d) => this.#pusher.series(info.name, domainLabels(d, EXPORTER))));
-    this.#drainer = drainEvery(sampler, drainIntervalMs, (batch, stats) => {
+    // Ticks may come more often when another subscriber asks for less delay: the
+    // self-monitoring series stay at one sample per drain interval.
+    this.#drainer = follow(sampler, drainIntervalMs, (batch) => {
       this.#pushData(this.#folder.push(batch));
-      this.#pushSelf(stats);
+      const nowMs = performance.now();
+      if (nowMs < this.#selfDueMs) return;
+      this.#selfDueMs = nowMs + drainIntervalMs;
+      this.#pushSelf(sampler.stats());
     });
   }
 

@@ -5,9 +5,10 @@
 import { Counter, Gauge, Registry } from 'prom-client';
 import { concatBatches, windowPowerWatts, type Batch } from '../batch.js';
 import type { Sampler, SamplerStats } from '../sampler.js';
-import { drainEvery } from './drain.js';
-import { serveMetrics, type MetricsServer, type MetricsServerOptions } from './http.js';
-import { ENERGY, POWER, SAMPLER_METRICS, domainLabels, type MetricInfo } from './metrics.js';
+import { serveMetrics, type MetricsServer, type MetricsServerOptions } from '../prometheus/http.js';
+import type { MetricInfo } from '../prometheus/metric.js';
+import { follow } from './follow.js';
+import { ENERGY, POWER, SAMPLER_METRICS, domainLabels } from './metrics.js';
 
 export interface SimpleExporterOptions extends MetricsServerOptions {
   sampler: Sampler;
@@ -46,25 +47,22 @@ export async function startSimpleExporter(options: SimpleExporterOptions): Promi
   let recent: Batch | undefined; // the last POWER_WINDOW_MS of ticks, for power
   let rendered: Promise<Buffer> | undefined;
 
-  const snapshot = (batch: Batch, stats: SamplerStats) => {
-    if (batch.length > 0) {
-      baseUj ??= batch.energyUj.map((column) => column[0]);
-      recent = lastWindow(recent ? concatBatches([recent, batch]) : batch, POWER_WINDOW_MS);
-    }
+  const snapshot = (batch: Batch) => {
+    baseUj ??= batch.energyUj.map((column) => column[0]);
+    recent = lastWindow(recent ? concatBatches([recent, batch]) : batch, POWER_WINDOW_MS);
+    const stats = sampler.stats();
     registry.resetMetrics();
-    if (recent) {
-      const last = recent.length - 1;
-      const watts = windowPowerWatts(recent, POWER_WINDOW_MS);
-      labels.forEach((l, d) => {
-        energy.inc(l, (recent!.energyUj[d][last] - baseUj![d]) / 1e6);
-        if (!Number.isNaN(watts[d])) power.set(l, watts[d]);
-      });
-    }
+    const last = recent.length - 1;
+    const watts = windowPowerWatts(recent, POWER_WINDOW_MS);
+    labels.forEach((l, d) => {
+      energy.inc(l, (recent!.energyUj[d][last] - baseUj![d]) / 1e6);
+      if (!Number.isNaN(watts[d])) power.set(l, watts[d]);
+    });
     for (const write of samplerMetrics) write(stats);
     rendered = undefined;
   };
 
-  const drainer = drainEvery(sampler, options.drainIntervalMs ?? 100, snapshot);
+  const drainer = follow(sampler, options.drainIntervalMs ?? 100, snapshot);
   const server = await serveMetrics(options, async () => {
     rendered ??= registry.metrics().then((text) => Buffer.from(text));
     return { contentType: registry.contentType, chunks: [await rendered] };

@@ -1,9 +1,10 @@
 // EnergyMeter: start, record(tag) at each phase boundary, stop, and get the trace of
-// tagged segments. Meters and measure() calls on one sampler share its feed, so any
+// tagged segments. Meters and measure() calls on one sampler share its knot feed, so any
 // number of them may run at once without disturbing each other.
 import type { Sampler } from '../sampler.js';
 import type { SamplerOptions } from '../options.js';
-import { feedFor, type EnergyFeed } from '../feed.js';
+import { knotFeed, type KnotFeed } from './knots.js';
+import { samplerFor } from './shared.js';
 import type { EnergyHandler, EnergyReport, EnergyTrace } from './report.js';
 import { Segment } from './segment.js';
 
@@ -17,7 +18,7 @@ export interface EnergyMeterOptions extends SamplerOptions {
 }
 
 export class EnergyMeter {
-  readonly #feed: EnergyFeed;
+  readonly #feed: KnotFeed;
   readonly #handlers: readonly EnergyHandler[];
   readonly #timelinePoints: number | undefined;
   #release: (() => void) | undefined;
@@ -27,7 +28,7 @@ export class EnergyMeter {
 
   constructor(options: EnergyMeterOptions = {}) {
     const { sampler, handlers = [], timelinePoints, ...samplerOptions } = options;
-    this.#feed = feedFor(sampler ?? samplerOptions);
+    this.#feed = knotFeed(samplerFor(sampler, samplerOptions));
     this.#handlers = handlers;
     this.#timelinePoints = timelinePoints;
   }

@@ -1,7 +1,8 @@
 // measure(fn): the energy one call used, for sync and async functions alike.
 import type { Sampler } from '../sampler.js';
 import type { SamplerOptions } from '../options.js';
-import { feedFor } from '../feed.js';
+import { knotFeed } from './knots.js';
+import { samplerFor } from './shared.js';
 import type { EnergyHandler, EnergyReport } from './report.js';
 import { Segment } from './segment.js';
 
@@ -31,7 +32,7 @@ export interface Measurement<T> {
  */
 export async function measure<T>(fn: () => T | PromiseLike<T>, options: MeasureOptions = {}): Promise<Measurement<Awaited<T>>> {
   const { sampler, tag, handlers = [], timelinePoints, ...samplerOptions } = options;
-  const feed = feedFor(sampler ?? samplerOptions);
+  const feed = knotFeed(samplerFor(sampler, samplerOptions));
   const release = feed.hold();
   try {
     await feed.ready();

@@ -3,7 +3,7 @@
 // remote write), so that a dashboard reads either. The names differ from the exporters'
 // (wattmeter_energy_joules_total...), which describe the whole machine, not segments.
 import { usageError } from '../errors.js';
-import type { Labels, MetricType } from '../exporters/metrics.js';
+import type { Labels, MetricType } from '../prometheus/metric.js';
 import type { EnergyReport } from './report.js';
 
 export const DEFAULT_PREFIX = 'wattmeter_measured';

@@ -1,10 +1,10 @@
 // Pushes measured segments to a Prometheus remote write receiver, for long-running jobs
 // that nobody scrapes: the metrics of the prom-client handler (metrics.ts), one sample
-// per series per segment, stamped with the segment's end. Delivery is the exporter's
-// pusher (pusher.ts): bounded queue, retries, auth, TLS, flush on close().
+// per series per segment, stamped with the segment's end. Delivery is the shared
+// pusher (prometheus/pusher.ts): bounded queue, retries, auth, TLS, flush on close().
 import { WattmeterError } from '../errors.js';
-import { RemoteWritePusher, type RemoteWritePushOptions, type RemoteWriteStats } from '../exporters/pusher.js';
-import type { Series } from '../exporters/queue.js';
+import { RemoteWritePusher, type RemoteWritePushOptions, type RemoteWriteStats } from '../prometheus/pusher.js';
+import type { Series } from '../prometheus/queue.js';
 import { DEFAULT_PREFIX, measuredMetrics, segmentSamples } from './metrics.js';
 import type { EnergyReport } from './report.js';
 

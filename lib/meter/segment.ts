@@ -6,7 +6,7 @@
 // boundary between two counter updates gets its share of the update, and a segment is
 // settled only once every domain has shown an update after its end (or stood still long
 // enough to prove it is idle).
-import type { EnergyFeed, FeedUpdate } from '../feed.js';
+import type { KnotFeed as EnergyFeed, FeedUpdate } from './knots.js';
 import type { DomainEnergy, EnergyReport } from './report.js';
 
 /** RAPL updates about every millisecond; no energy counter wattmeter reads is faster. */

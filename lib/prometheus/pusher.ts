@@ -1,6 +1,6 @@
 // The remote-write pusher: a bounded queue of samples and the loop that sends it to a
-// Prometheus remote write 1.0 receiver. The exporter (remote-write.ts) feeds it the
-// sampler's ticks, remoteWriteHandler (meter/remote-write.ts) measured segments.
+// Prometheus remote write 1.0 receiver. The remote-write exporter feeds it the sampler's
+// ticks, remoteWriteHandler (meter/remote-write.ts) measured segments.
 //
 // Delivery: one request in flight at a time, so every series reaches the receiver in
 // time order. A 2xx is success; a 5xx, a 429 or no answer is retried with exponential
@@ -19,7 +19,7 @@ import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { compressSync } from 'snappy';
 import { WattmeterError, usageError } from '../errors.js';
-import type { Labels } from './metrics.js';
+import type { Labels } from './metric.js';
 import { encodeWriteRequest, sortedLabels } from './prompb.js';
 import { SampleQueue, type Series, type Taken } from './queue.js';
 

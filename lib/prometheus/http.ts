@@ -5,8 +5,6 @@ import { once } from 'node:events';
 import { Readable, pipeline } from 'node:stream';
 import { WattmeterError } from '../errors.js';
 
-export const TEXT_FORMAT = 'text/plain; version=0.0.4; charset=utf-8';
-
 export interface MetricsServerOptions {
   /** Interface to listen on (default: all). */
   host?: string;

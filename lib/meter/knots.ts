@@ -1,18 +1,16 @@
-// The one consumer of a sampler's ring. The ring is single-consumer, so every exporter,
-// meter, measure() call or other reader of one sampler subscribes here instead of draining it:
-// data flows one way, sampler -> ring -> feed -> subscribers, and concurrent
-// measurements never steal each other's ticks.
+// What meters read of a sampler: its ticks, and each domain's *knots*, the ticks where
+// the counter's value changed. One knot feed per sampler, shared by every measure() call
+// and EnergyMeter on it; it subscribes to the sampler only while one of them holds it, so
+// exporters alone never pay for knot finding.
 //
-// Besides the raw ticks, the feed finds each domain's *knots*: the ticks where the
-// counter's value changed. RAPL updates about every millisecond however fast it is read,
+// About the knots: RAPL updates about every millisecond however fast it is read,
 // so the cumulative energy is a staircase; the knots are the points through which the
 // true energy curve passes, and interpolating between them is what lets a segment
 // boundary fall between two counter updates honestly.
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Batch } from './batch.js';
-import { openSampler, type Sampler } from './sampler.js';
-import type { SamplerOptions } from './options.js';
+import type { Batch } from '../batch.js';
+import type { Sampler } from '../sampler.js';
 
 /** The counter updates of one domain seen in one drain: when, and the value reached. */
 export interface Knots {
@@ -31,21 +29,17 @@ export interface FeedUpdate {
 
 export type FeedListener = (update: FeedUpdate) => void;
 
-/** How often a held feed drains by itself, so the ring never fills during long segments. */
-const DRAIN_INTERVAL_MS = 100;
 /** How long a sampler the feed started keeps running after the last hold is released. */
 const LINGER_MS = 1000;
 /** The longest ready() waits for current ticks and moving counters to show their pace. */
 const READY_LIMIT_MS = 250;
 
-export class EnergyFeed {
+export class KnotFeed {
   readonly sampler: Sampler;
   readonly periodMs: number;
   #listeners = new Set<FeedListener>();
   #holds = 0;
-  #startedSampler = false;
-  #drainTimer: NodeJS.Timeout | undefined;
-  #lingerTimer: NodeJS.Timeout | undefined;
+  #releaseSampler: (() => void) | undefined;
   // Ticks further apart than this mean the ring was full or the sampler late or stopped.
   readonly #gapMs: number;
   // The last tick, and per domain its value, its last knot, its timed updates since the
@@ -96,41 +90,33 @@ export class EnergyFeed {
   }
 
   /**
-   * Keeps the sampler running and drained until the returned release is called. Starts
-   * the sampler if it is not running; a sampler the feed started is stopped again
-   * LINGER_MS after the last release (back-to-back measurements reuse it warm).
+   * Keeps the sampler running and the feed subscribed until the returned release is
+   * called. A sampler the hold started stops LINGER_MS after the last release, so
+   * back-to-back measurements reuse it warm.
    */
   hold(): () => void {
-    clearTimeout(this.#lingerTimer);
     if (this.#holds++ === 0) {
-      if (!this.sampler.stats().running) {
-        this.sampler.start();
-        this.#startedSampler = true;
-      }
-      this.#drainTimer = setInterval(() => this.pump(), DRAIN_INTERVAL_MS).unref();
+      const unsubscribe = this.sampler.subscribe((batch) => this.#deliver(batch));
+      const release = this.sampler.hold({ lingerMs: LINGER_MS });
+      this.#releaseSampler = () => {
+        release();
+        unsubscribe();
+      };
     }
     let released = false;
     return () => {
       if (released) return;
       released = true;
-      if (--this.#holds > 0) return;
-      clearInterval(this.#drainTimer);
-      if (this.#startedSampler) this.#lingerTimer = setTimeout(() => this.#idle(), LINGER_MS).unref();
+      if (--this.#holds === 0) this.#releaseSampler?.();
     };
   }
 
-  #idle(): void {
-    if (this.#holds > 0 || this.sampler.closed) return;
-    this.pump();
-    this.sampler.stop();
-    this.#startedSampler = false;
+  /** Drains the sampler now: its ticks reach this feed's subscribers (and the sampler's). */
+  pump(): void {
+    if (!this.sampler.closed) this.sampler.drain();
   }
 
-  /** Drains the ring now and hands the ticks to every subscriber. */
-  pump(): void {
-    if (this.sampler.closed) return;
-    const batch = this.sampler.drain();
-    if (batch.length === 0) return;
+  #deliver(batch: Batch): void {
     const update = this.#digest(batch);
     for (const listener of this.#listeners) listener(update);
   }
@@ -212,22 +198,11 @@ export class EnergyFeed {
   }
 }
 
-const feeds = new WeakMap<Sampler, EnergyFeed>();
-const shared = new Map<string, EnergyFeed>();
+const feeds = new WeakMap<Sampler, KnotFeed>();
 
-/**
- * The feed of a sampler (one per sampler, created on first use), or, given options, of
- * a sampler shared by every measurement asking for the same options. A shared sampler is
- * opened once and never closed: it stops when idle and its thread ends with the process.
- */
-export function feedFor(from: Sampler | SamplerOptions = {}): EnergyFeed {
-  if ('drain' in from) {
-    let feed = feeds.get(from);
-    if (!feed) feeds.set(from, (feed = new EnergyFeed(from)));
-    return feed;
-  }
-  const key = JSON.stringify(Object.entries(from).sort());
-  let feed = shared.get(key);
-  if (!feed || feed.sampler.closed) shared.set(key, (feed = feedFor(openSampler(from))));
+/** The knot feed of a sampler: one per sampler, created on first use. */
+export function knotFeed(sampler: Sampler): KnotFeed {
+  let feed = feeds.get(sampler);
+  if (!feed) feeds.set(sampler, (feed = new KnotFeed(sampler)));
   return feed;
 }
