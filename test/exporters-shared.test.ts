@@ -4,7 +4,7 @@ import test from 'ava';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { measure, openSampler, type Batch } from '../lib/index.js';
 import { drainEvery } from '../lib/exporters/drain.js';
-import { FakeWriter, fakePowercap, removeRoot, tempRoot } from './helpers/fake-rapl.js';
+import { FakeWriter, fakePowercap, removeRoot, tempRoot } from '../fixtures/fake-rapl.js';
 
 test('an exporter drain and concurrent measure() calls on one sampler lose no tick to each other', async (t) => {
   const root = tempRoot();
