@@ -18,7 +18,7 @@ import { describeMachine, fakeTarget, raplTarget } from './compare/machine.js';
 import { ROOT } from './compare/paths.js';
 import { Progress } from './compare/progress.js';
 import { renderReport } from './compare/report.js';
-import type { CellResult, Comparison } from './compare/results.js';
+import type { CellResult, Comparison } from '../fixtures/compare-report.js';
 
 const { values: args } = parseArgs({
   options: {

@@ -16,8 +16,8 @@ import { MillisecondFolder } from '../lib/exporters/fold.js';
 import { ENERGY, POWER, domainLabels } from '../lib/exporters/metrics.js';
 import { encodeWriteRequest, sortedLabels } from '../lib/prometheus/prompb.js';
 import { SampleQueue } from '../lib/prometheus/queue.js';
-import { FakeWriter, fakePowercap, fiveZones, removeRoot, tempRoot } from '../test/helpers/fake-rapl.js';
-import { freePort, startServer } from '../test/helpers/servers.js';
+import { FakeWriter, fakePowercap, fiveZones, removeRoot, tempRoot } from '../fixtures/fake-rapl.js';
+import { freePort, startServer } from '../fixtures/servers.js';
 
 const require = createRequire(import.meta.url);
 // The peer, as its pushTimeseries runs it: protobufjs verify + encode, then snappyjs.

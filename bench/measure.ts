@@ -10,7 +10,7 @@
 // counter update after the end (about one update interval) to bracket it.
 import { cpus, release } from 'node:os';
 import { measure, openSampler } from '../lib/index.js';
-import { FakeWriter, fakePowercap, fiveZones, removeRoot, tempRoot } from '../test/helpers/fake-rapl.js';
+import { FakeWriter, fakePowercap, fiveZones, removeRoot, tempRoot } from '../fixtures/fake-rapl.js';
 
 function loop(iterations: number): number {
   let x = 0;

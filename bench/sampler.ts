@@ -14,7 +14,7 @@ import path from 'node:path';
 import { cpus, loadavg, release } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { openSampler } from '../lib/index.js';
-import { FakeWriter, fakePowercap, fiveZones, removeRoot, tempRoot } from '../test/helpers/fake-rapl.js';
+import { FakeWriter, fakePowercap, fiveZones, removeRoot, tempRoot } from '../fixtures/fake-rapl.js';
 
 interface Run {
   rateHz: number;

@@ -10,7 +10,7 @@ import {
   windowPowerWatts,
   WattmeterError,
 } from '../lib/index.js';
-import { FakeWriter, fakePowercap, fiveZones, removeRoot, tempRoot } from './helpers/fake-rapl.js';
+import { FakeWriter, fakePowercap, fiveZones, removeRoot, tempRoot } from '../fixtures/fake-rapl.js';
 
 const WATTS = { package: 20, core: 12, uncore: 2, dram: 3, psys: 30 };
 

@@ -2,7 +2,7 @@ import test from 'ava';
 import { once } from 'node:events';
 import { chmodSync } from 'node:fs';
 import path from 'node:path';
-import { wattmeter, spawnWattmeter } from './helpers/cli.js';
+import { wattmeter, spawnWattmeter } from '../fixtures/cli.js';
 import {
   FakeWriter,
   energyFile,
@@ -12,7 +12,7 @@ import {
   makeRootOnly,
   removeRoot,
   tempRoot,
-} from './helpers/fake-rapl.js';
+} from '../fixtures/fake-rapl.js';
 
 const NOBODY = 65534;
 

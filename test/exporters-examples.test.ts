@@ -6,8 +6,8 @@ import { createServer } from 'node:http';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { fakeTree } from './helpers/prometheus.js';
-import { cleanEnv, freePort, startServer } from './helpers/servers.js';
+import { fakeTree } from '../fixtures/prometheus.js';
+import { cleanEnv, freePort, startServer } from '../fixtures/servers.js';
 
 const example = (name: string) => fileURLToPath(new URL(`../examples/${name}.js`, import.meta.url));
 

@@ -4,7 +4,7 @@ import test from 'ava';
 import { connect } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { multirateOptionsFromEnv, startMultirateExporter } from '../lib/index.js';
-import { DOMAIN_WATTS, Prometheus, assertWithin, fakeMachine, promtoolCheckMetrics } from './helpers/prometheus.js';
+import { DOMAIN_WATTS, Prometheus, assertWithin, fakeMachine, promtoolCheckMetrics } from '../fixtures/prometheus.js';
 
 const JOB = 'multirate';
 

@@ -9,7 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { uncompressSync } from 'snappy';
 import { startRemoteWriteExporter, type RemoteWriteOptions } from '../lib/index.js';
 import { decodeWriteRequest, type TimeSeries } from '../lib/prometheus/prompb.js';
-import { DOMAIN_WATTS, Prometheus, VictoriaMetrics, assertWithin, fakeMachine, type Store } from './helpers/prometheus.js';
+import { DOMAIN_WATTS, Prometheus, VictoriaMetrics, assertWithin, fakeMachine, type Store } from '../fixtures/prometheus.js';
 
 const receivers: [string, () => Promise<Store>][] = [
   ['Prometheus', () => Prometheus.start()],

@@ -3,7 +3,7 @@
 import test from 'ava';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { measure, openSampler, type Batch } from '../lib/index.js';
-import { FakeWriter, fakePowercap, removeRoot, tempRoot } from './helpers/fake-rapl.js';
+import { FakeWriter, fakePowercap, removeRoot, tempRoot } from '../fixtures/fake-rapl.js';
 
 test('a subscriber, concurrent measure() calls and a raw drain() on one sampler lose no tick to each other', async (t) => {
   const root = tempRoot();

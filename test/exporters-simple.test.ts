@@ -2,7 +2,7 @@
 import test from 'ava';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startSimpleExporter } from '../lib/index.js';
-import { DOMAIN_WATTS, Prometheus, assertWithin, fakeMachine, promtoolCheckMetrics } from './helpers/prometheus.js';
+import { DOMAIN_WATTS, Prometheus, assertWithin, fakeMachine, promtoolCheckMetrics } from '../fixtures/prometheus.js';
 
 test.serial('Prometheus stores one sample per scrape, and rate() gives the watts', async (t) => {
   const { sampler } = await fakeMachine(t, 200);

@@ -4,7 +4,7 @@ import test, { type ExecutionContext } from 'ava';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { EnergyMeter, measure, openSampler, type EnergyReport } from '../lib/index.js';
 import { samplerFor } from '../lib/meter/shared.js';
-import { FakeWriter, fakePowercap, fiveZones, removeRoot, tempRoot } from './helpers/fake-rapl.js';
+import { FakeWriter, fakePowercap, fiveZones, removeRoot, tempRoot } from '../fixtures/fake-rapl.js';
 
 const WATTS: Record<string, number> = { 'package-0': 20, 'core-0': 12, 'uncore-0': 2, 'dram-0': 3, psys: 30 };
 

@@ -5,7 +5,7 @@ import test from 'ava';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Registry } from 'prom-client';
 import { EnergyMeter, measure, promClientHandler, remoteWriteHandler, type EnergyReport, type RemoteWriteHandlerOptions } from '../lib/index.js';
-import { Prometheus, fakeMachine } from './helpers/prometheus.js';
+import { Prometheus, fakeMachine } from '../fixtures/prometheus.js';
 
 let prometheus: Prometheus;
 test.before(async () => {

@@ -18,7 +18,7 @@ import test, { type ExecutionContext } from 'ava';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { EnergyMeter, measure, openSampler, type EnergyReport, type Sampler } from '../lib/index.js';
 import { knotFeed } from '../lib/meter/knots.js';
-import { FakeWriter, fakePowercap, removeRoot, tempRoot, type PowercapZoneSpec } from './helpers/fake-rapl.js';
+import { FakeWriter, fakePowercap, removeRoot, tempRoot, type PowercapZoneSpec } from '../fixtures/fake-rapl.js';
 
 const spin = (ms: number) => {
   const end = performance.now() + ms;

@@ -9,8 +9,8 @@ import { Worker } from 'node:worker_threads';
 import { addon, type NativeOptions } from '../lib/native.js';
 import type { NativeError } from '../lib/errors.js';
 import { resolveSamplerOptions, resolveSourceOptions } from '../lib/options.js';
-import { energyFile, fakePowercap, fiveZones } from './helpers/fake-rapl.js';
-import { near, sleep, startWriter, testRoot } from './helpers/native.js';
+import { energyFile, fakePowercap, fiveZones } from '../fixtures/fake-rapl.js';
+import { near, sleep, startWriter, testRoot } from '../fixtures/native.js';
 
 const LIB = fileURLToPath(new URL('../lib/', import.meta.url));
 

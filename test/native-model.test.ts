@@ -3,8 +3,8 @@
 import test from 'ava';
 import path from 'node:path';
 import { listDomains, openSampler, powerWatts, readOnce } from '../lib/index.js';
-import { fakeProcStat } from './helpers/fake-rapl.js';
-import { drainAll, near, sleep, startWriter, testRoot } from './helpers/native.js';
+import { fakeProcStat } from '../fixtures/fake-rapl.js';
+import { drainAll, near, sleep, startWriter, testRoot } from '../fixtures/native.js';
 
 test('the model follows CPU utilisation: idle + (max - idle) x busy share', async (t) => {
   const root = testRoot(t);

@@ -7,8 +7,8 @@ import { listDomains, type SourceOptions } from '../lib/index.js';
 import { addon } from '../lib/native.js';
 import { resolveSourceOptions } from '../lib/options.js';
 import type { NativeError } from '../lib/errors.js';
-import { fakeMsr, MSR, type FakeMsr, type FakeMsrSpec } from './helpers/fake-rapl.js';
-import { assertEnergy, measureExactly, startWriter, testRoot } from './helpers/native.js';
+import { fakeMsr, MSR, type FakeMsr, type FakeMsrSpec } from '../fixtures/fake-rapl.js';
+import { assertEnergy, measureExactly, startWriter, testRoot } from '../fixtures/native.js';
 
 function msrOptions(msr: FakeMsr): SourceOptions {
   return { source: 'msr', sysfsRoot: msr.sysfsRoot, procRoot: msr.procRoot, msrPath: msr.msrPath };

@@ -3,9 +3,9 @@
 import test from 'ava';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { listDomains, measure, optionsFromEnv, powerWatts, readOnce, WattmeterError } from '../lib/index.js';
-import { fakePowercap, fiveZones } from './helpers/fake-rapl.js';
-import { buildFakeNvml } from './helpers/fake-nvml.js';
-import { assertEnergy, measureExactly, near, startWriter, testRoot } from './helpers/native.js';
+import { fakePowercap, fiveZones } from '../fixtures/fake-rapl.js';
+import { buildFakeNvml } from '../fixtures/fake-nvml.js';
+import { assertEnergy, measureExactly, near, startWriter, testRoot } from '../fixtures/native.js';
 
 test('gpu: true adds one nvml domain per GPU after the CPU domains', (t) => {
   const root = testRoot(t);

@@ -4,7 +4,7 @@ import test from 'ava';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { listDomains, readOnce, WattmeterError, type SourceOptions } from '../lib/index.js';
-import { testRoot } from './helpers/native.js';
+import { testRoot } from '../fixtures/native.js';
 
 const SCALE_2_32 = '2.3283064365386962890625e-10'; // 2^-32 J, what rapl.c exports
 const SCALE_2_16 = '1.52587890625e-05'; // 2^-16 J, the fixed DRAM unit of some servers

@@ -5,8 +5,8 @@ import { execFile } from 'node:child_process';
 import { closeSync, openSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { listDomains, openSampler, powerWatts, readOnce } from '../lib/index.js';
-import { energyFile, fakePowercap, fiveZones, makeRootOnly, type PowercapZoneSpec } from './helpers/fake-rapl.js';
-import { assertEnergy, drainAll, measureExactly, near, sleep, startWriter, testRoot } from './helpers/native.js';
+import { energyFile, fakePowercap, fiveZones, makeRootOnly, type PowercapZoneSpec } from '../fixtures/fake-rapl.js';
+import { assertEnergy, drainAll, measureExactly, near, sleep, startWriter, testRoot } from '../fixtures/native.js';
 
 test('five zones: named and ordered like the kernel names them, each at its own power', async (t) => {
   const root = testRoot(t);

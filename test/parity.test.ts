@@ -1,9 +1,9 @@
 // wattmeter and Prometheus's node_exporter read the same powercap tree: same joules.
 import test from 'ava';
 import path from 'node:path';
-import { wattmeter } from './helpers/cli.js';
-import { FakeWriter, fakePowercap, fiveZones, removeRoot, tempRoot } from './helpers/fake-rapl.js';
-import { startNodeExporter } from './helpers/servers.js';
+import { wattmeter } from '../fixtures/cli.js';
+import { FakeWriter, fakePowercap, fiveZones, removeRoot, tempRoot } from '../fixtures/fake-rapl.js';
+import { startNodeExporter } from '../fixtures/servers.js';
 
 /** node_exporter's rapl samples by zone directory: node_rapl_<zone>_joules_total{path=...}. */
 function parseRapl(text: string): Map<string, number> {

@@ -8,9 +8,9 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import { FakeWriter, energyFile, fakePowercap, fiveZones, makeRootOnly, removeRoot, tempRoot } from './helpers/fake-rapl.js';
-import { StackPrometheus } from './helpers/stack-prometheus.js';
-import { cleanEnv, freePort, startServer, type Server } from './helpers/servers.js';
+import { FakeWriter, energyFile, fakePowercap, fiveZones, makeRootOnly, removeRoot, tempRoot } from '../fixtures/fake-rapl.js';
+import { StackPrometheus } from '../fixtures/stack-prometheus.js';
+import { cleanEnv, freePort, startServer, type Server } from '../fixtures/servers.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url)); // dist/test -> repository
 const SCRAPE_INTERVAL_S = 1;

@@ -10,8 +10,8 @@ import { createServer } from 'node:http';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import { FakeWriter, energyFile, fakePowercap, fiveZones, makeRootOnly, removeRoot, tempRoot } from './helpers/fake-rapl.js';
-import { freePort, startServer } from './helpers/servers.js';
+import { FakeWriter, energyFile, fakePowercap, fiveZones, makeRootOnly, removeRoot, tempRoot } from '../fixtures/fake-rapl.js';
+import { freePort, startServer } from '../fixtures/servers.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url)); // dist/test -> repository
 const WORKDIR = '/app'; // the build and runtime stages' WORKDIR

@@ -1,8 +1,8 @@
 // Reading a short power burst back from what one strategy stored: the power samples whose
 // windows cover it (energy above base, peak, how narrowly they place it) and the energy
 // counter around it. Pure functions of the stored points.
-import type { Point } from '../../test/helpers/stack-prometheus.js';
-import type { BurstReading } from './results.js';
+import type { Point } from '../../fixtures/stack-prometheus.js';
+import type { BurstReading } from '../../fixtures/compare-report.js';
 import type { Strategy } from './strategies.js';
 
 export interface BurstTimes {

@@ -6,14 +6,14 @@
 //   -> a 50 ms burst -> latency polling -> Prometheus down for outageS and restarted
 //   -> everything read back from Prometheus -> stop.
 import { setTimeout as sleep } from 'node:timers/promises';
-import { freePort } from '../../test/helpers/servers.js';
+import { freePort } from '../../fixtures/servers.js';
 import { readBurst } from './burst.js';
 import { percentile, pollLatency } from './latency.js';
 import { DOMAIN, type Target } from './machine.js';
 import { cpuSeconds, peakRssBytes } from './proc.js';
 import type { Progress } from './progress.js';
-import { StackPrometheus, type Point } from '../../test/helpers/stack-prometheus.js';
-import type { BurstTruth, CellResult, StrategyResult } from './results.js';
+import { StackPrometheus, type Point } from '../../fixtures/stack-prometheus.js';
+import type { BurstTruth, CellResult, StrategyResult } from '../../fixtures/compare-report.js';
 import { STRATEGIES, scrapeTargets, startExporter, type RunningExporter, type Strategy } from './strategies.js';
 import { WireMeter } from './wire.js';
 

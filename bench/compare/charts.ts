@@ -4,7 +4,7 @@
 import * as vega from 'vega';
 import * as vl from 'vega-lite';
 import { CHART_WINDOW_MS, chartPoints } from './burst.js';
-import type { CellResult, Comparison } from './results.js';
+import type { CellResult, Comparison } from '../../fixtures/compare-report.js';
 
 // The same colour for a strategy in every chart; the truth only where there is one.
 const STRATEGY_COLORS = { domain: ['simple', 'multirate', 'remote_write'], range: ['#e45756', '#4c78a8', '#54a24b'] };

@@ -2,7 +2,7 @@
 // for every sample that appears, how long after its timestamp the answer holding it came
 // back. The poll period bounds the error (on average it adds half of it).
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { StackPrometheus } from '../../test/helpers/stack-prometheus.js';
+import type { StackPrometheus } from '../../fixtures/stack-prometheus.js';
 
 export const POLL_MS = 100;
 

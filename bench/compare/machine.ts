@@ -5,8 +5,8 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { availableParallelism, release } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { FakeWriter, fakePowercap, fiveZones, removeRoot, tempRoot } from '../../test/helpers/fake-rapl.js';
-import type { BurstTruth, Machine } from './results.js';
+import { FakeWriter, fakePowercap, fiveZones, removeRoot, tempRoot } from '../../fixtures/fake-rapl.js';
+import type { BurstTruth, Machine } from '../../fixtures/compare-report.js';
 
 /** The series every figure is read from: the package domain, present on every RAPL machine. */
 export const DOMAIN = 'package-0';

@@ -1,8 +1,7 @@
 // compare.md: the machine, the method, one table per trade-off and a short conclusion for
 // each, the numbers taken from the run itself (so the words cannot drift from the data).
 import { POLL_MS } from './latency.js';
-import type { CellResult, Comparison, StrategyResult } from './results.js';
-import type { StrategyName } from './strategies.js';
+import type { CellResult, Comparison, StrategyName, StrategyResult } from '../../fixtures/compare-report.js';
 
 const NAMES: Record<StrategyName, string> = { simple: 'simple', multirate: 'multirate', remote_write: 'remote write' };
 

@@ -2,11 +2,10 @@
 // (`node dist/examples/<name>.js`, configured by the environment as a user runs it), so
 // that its CPU time and memory are its own process's.
 import path from 'node:path';
-import { cleanEnv, startServer, type Server } from '../../test/helpers/servers.js';
+import { cleanEnv, startServer, type Server } from '../../fixtures/servers.js';
 import { ROOT } from './paths.js';
-import type { ScrapeTargets } from '../../test/helpers/stack-prometheus.js';
-
-export type StrategyName = 'simple' | 'multirate' | 'remote_write';
+import type { ScrapeTargets } from '../../fixtures/stack-prometheus.js';
+import type { StrategyName } from '../../fixtures/compare-report.js';
 
 export interface Strategy {
   /** The value of the `exporter` label. */
