@@ -11,37 +11,23 @@ import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Batch } from '../batch.js';
 import type { Sampler } from '../sampler.js';
+import type { Knot, KnotUpdate } from './span.js';
 
-/** The counter updates of one domain seen in one drain: when, and the value reached. */
-export interface Knots {
-  readonly timesMs: Float64Array;
-  readonly energyUj: Float64Array;
-}
-
-export interface FeedUpdate {
-  /** The ticks as drained. */
-  readonly batch: Batch;
-  /** Per domain, in sampler.domains order. */
-  readonly knots: readonly Knots[];
-  /** Spans with no tick for more than ten periods (ring full, sampler late or stopped). */
-  readonly gapsMs: readonly (readonly [number, number])[];
-}
-
-export type FeedListener = (update: FeedUpdate) => void;
+export type KnotListener = (update: KnotUpdate) => void;
 
 /** How long a sampler the feed started keeps running after the last hold is released. */
 const LINGER_MS = 1000;
 /** The longest ready() waits for current ticks and moving counters to show their pace. */
 const READY_LIMIT_MS = 250;
 
-export class KnotFeed {
-  readonly sampler: Sampler;
-  readonly periodMs: number;
-  #listeners = new Set<FeedListener>();
-  #holds = 0;
-  #releaseSampler: (() => void) | undefined;
-  // Ticks further apart than this mean the ring was full or the sampler late or stopped.
-  readonly #gapMs: number;
+/**
+ * Finds the knots in ticks as they come, keeping what it learns of each counter: its
+ * last value and update, and the mean interval between its updates. Pure: it reads no
+ * clock, so it is tested on made-up ticks.
+ */
+export class KnotFinder {
+  /** Ticks further apart than this mean the ring was full or the sampler late or stopped. */
+  readonly gapMs: number;
   // The last tick, and per domain its value, its last knot, its timed updates since the
   // last gap, and the mean interval between its updates with the count behind it.
   #lastTickMs = NaN;
@@ -52,22 +38,14 @@ export class KnotFeed {
   #updateIntervalMs: Float64Array;
   #intervalsSeen: Uint32Array;
 
-  constructor(sampler: Sampler) {
-    this.sampler = sampler;
-    this.periodMs = 1000 / sampler.rateHz;
-    this.#gapMs = 10 * this.periodMs;
-    const n = sampler.domains.length;
-    this.#lastUj = new Float64Array(n).fill(NaN);
-    this.#lastKnotMs = new Float64Array(n).fill(NaN);
-    this.#lastKnotUj = new Float64Array(n).fill(NaN);
-    this.#timedUpdates = new Uint32Array(n);
-    this.#updateIntervalMs = new Float64Array(n).fill(NaN);
-    this.#intervalsSeen = new Uint32Array(n);
-  }
-
-  /** Now, on the clock the ticks are stamped with (see Sampler.nowMs). */
-  nowMs(): number {
-    return this.sampler.nowMs();
+  constructor(domains: number, periodMs: number) {
+    this.gapMs = 10 * periodMs;
+    this.#lastUj = new Float64Array(domains).fill(NaN);
+    this.#lastKnotMs = new Float64Array(domains).fill(NaN);
+    this.#lastKnotUj = new Float64Array(domains).fill(NaN);
+    this.#timedUpdates = new Uint32Array(domains);
+    this.#updateIntervalMs = new Float64Array(domains).fill(NaN);
+    this.#intervalsSeen = new Uint32Array(domains);
   }
 
   get lastTickMs(): number {
@@ -75,7 +53,7 @@ export class KnotFeed {
   }
 
   /** The latest counter update of domain d (NaN before the first tick). */
-  lastKnot(d: number): { timeMs: number; energyUj: number } {
+  lastKnot(d: number): Knot {
     return { timeMs: this.#lastKnotMs[d], energyUj: this.#lastKnotUj[d] };
   }
 
@@ -84,7 +62,98 @@ export class KnotFeed {
     return this.#updateIntervalMs[d];
   }
 
-  subscribe(listener: FeedListener): () => void {
+  /** Two timed updates since the last gap and three intervals in all: a pace to go by. */
+  paceKnown(d: number): boolean {
+    return this.#timedUpdates[d] >= 2 && this.#intervalsSeen[d] >= 3;
+  }
+
+  /** No update of domain d timed yet, ever. */
+  neverMoved(d: number): boolean {
+    return this.#timedUpdates[d] === 0 && this.#intervalsSeen[d] === 0;
+  }
+
+  find(batch: Batch): KnotUpdate {
+    const domains = batch.energyUj.length;
+    const knots = batch.energyUj.map(() => ({ timesMs: new Float64Array(batch.length), energyUj: new Float64Array(batch.length) }));
+    const counts = new Array<number>(domains).fill(0);
+    const gapsMs: [number, number][] = [];
+    for (let i = 0; i < batch.length; i++) {
+      const t = batch.timestampsMs[i];
+      const prevMs = this.#lastTickMs;
+      // At the first tick and after a gap, the previous reading says nothing about when
+      // the counter moved: the tick only tells where the counter is (a seed).
+      const fresh = !(t - prevMs <= this.gapMs);
+      if (fresh && !Number.isNaN(prevMs)) gapsMs.push([prevMs, t]);
+      for (let d = 0; d < domains; d++) {
+        const uj = batch.energyUj[d][i];
+        if (fresh) this.#timedUpdates[d] = 0;
+        // A value seen before is no update, after a gap too: a knot there would close a
+        // segment on a counter that never moved (a silent 0 J) and flatten the
+        // interpolation up to it.
+        if (uj === this.#lastUj[d]) continue;
+        let timeMs = t;
+        if (!fresh) {
+          // The update happened between the previous tick and this one: the midpoint is
+          // the unbiased guess of when. Only the interval between two such updates is
+          // one update long; a seed's time is merely an upper bound.
+          timeMs = (prevMs + t) / 2;
+          if (this.#timedUpdates[d]++ > 0) this.#addInterval(d, timeMs - this.#lastKnotMs[d]);
+        }
+        this.#lastKnotMs[d] = knots[d].timesMs[counts[d]] = timeMs;
+        this.#lastKnotUj[d] = knots[d].energyUj[counts[d]++] = uj;
+        this.#lastUj[d] = uj;
+      }
+      this.#lastTickMs = t;
+    }
+    return {
+      knots: knots.map((k, d) => ({ timesMs: k.timesMs.subarray(0, counts[d]), energyUj: k.energyUj.subarray(0, counts[d]) })),
+      gapsMs,
+    };
+  }
+
+  // Each interval is off by up to a tick and by the counter's own jitter, so one alone
+  // can be half or twice the true one: the first ten are averaged evenly, later ones
+  // weigh a tenth, so the estimate follows a counter whose pace changes.
+  #addInterval(d: number, intervalMs: number): void {
+    const n = Math.min(++this.#intervalsSeen[d], 10);
+    const mean = this.#updateIntervalMs[d];
+    this.#updateIntervalMs[d] = n === 1 ? intervalMs : mean + (intervalMs - mean) / n;
+  }
+}
+
+/** A sampler's knots as they come, for the meters and measurements on it. */
+export class KnotFeed {
+  readonly sampler: Sampler;
+  readonly periodMs: number;
+  readonly #finder: KnotFinder;
+  #listeners = new Set<KnotListener>();
+  #holds = 0;
+  #releaseSampler: (() => void) | undefined;
+
+  constructor(sampler: Sampler) {
+    this.sampler = sampler;
+    this.periodMs = 1000 / sampler.rateHz;
+    this.#finder = new KnotFinder(sampler.domains.length, this.periodMs);
+  }
+
+  /** Now, on the clock the ticks are stamped with (see Sampler.nowMs). */
+  nowMs(): number {
+    return this.sampler.nowMs();
+  }
+
+  get lastTickMs(): number {
+    return this.#finder.lastTickMs;
+  }
+
+  lastKnot(d: number): Knot {
+    return this.#finder.lastKnot(d);
+  }
+
+  updateIntervalMs(d: number): number {
+    return this.#finder.updateIntervalMs(d);
+  }
+
+  subscribe(listener: KnotListener): () => void {
     this.#listeners.add(listener);
     return () => this.#listeners.delete(listener);
   }
@@ -117,57 +186,8 @@ export class KnotFeed {
   }
 
   #deliver(batch: Batch): void {
-    const update = this.#digest(batch);
+    const update = this.#finder.find(batch);
     for (const listener of this.#listeners) listener(update);
-  }
-
-  #digest(batch: Batch): FeedUpdate {
-    const domains = batch.energyUj.length;
-    const knots = batch.energyUj.map(() => ({ timesMs: new Float64Array(batch.length), energyUj: new Float64Array(batch.length) }));
-    const counts = new Array<number>(domains).fill(0);
-    const gapsMs: [number, number][] = [];
-    for (let i = 0; i < batch.length; i++) {
-      const t = batch.timestampsMs[i];
-      const prevMs = this.#lastTickMs;
-      // At the first tick and after a gap, the previous reading says nothing about when
-      // the counter moved: the tick only tells where the counter is (a seed).
-      const fresh = !(t - prevMs <= this.#gapMs);
-      if (fresh && !Number.isNaN(prevMs)) gapsMs.push([prevMs, t]);
-      for (let d = 0; d < domains; d++) {
-        const uj = batch.energyUj[d][i];
-        if (fresh) this.#timedUpdates[d] = 0;
-        // A value seen before is no update, after a gap too: a knot there would close a
-        // segment on a counter that never moved (a silent 0 J) and flatten the
-        // interpolation up to it.
-        if (uj === this.#lastUj[d]) continue;
-        let timeMs = t;
-        if (!fresh) {
-          // The update happened between the previous tick and this one: the midpoint is
-          // the unbiased guess of when. Only the interval between two such updates is
-          // one update long; a seed's time is merely an upper bound.
-          timeMs = (prevMs + t) / 2;
-          if (this.#timedUpdates[d]++ > 0) this.#addInterval(d, timeMs - this.#lastKnotMs[d]);
-        }
-        this.#lastKnotMs[d] = knots[d].timesMs[counts[d]] = timeMs;
-        this.#lastKnotUj[d] = knots[d].energyUj[counts[d]++] = uj;
-        this.#lastUj[d] = uj;
-      }
-      this.#lastTickMs = t;
-    }
-    return {
-      batch,
-      knots: knots.map((k, d) => ({ timesMs: k.timesMs.subarray(0, counts[d]), energyUj: k.energyUj.subarray(0, counts[d]) })),
-      gapsMs,
-    };
-  }
-
-  // Each interval is off by up to a tick and by the counter's own jitter, so one alone
-  // can be half or twice the true one: the first ten are averaged evenly, later ones
-  // weigh a tenth, so the estimate follows a counter whose pace changes.
-  #addInterval(d: number, intervalMs: number): void {
-    const n = Math.min(++this.#intervalsSeen[d], 10);
-    const mean = this.#updateIntervalMs[d];
-    this.#updateIntervalMs[d] = n === 1 ? intervalMs : mean + (intervalMs - mean) / n;
   }
 
   /**
@@ -180,10 +200,10 @@ export class KnotFeed {
    */
   async ready(): Promise<void> {
     const stillMs = performance.now() + 6 * Math.max(this.periodMs, 1) + 30;
-    const known = (d: number) => this.#timedUpdates[d] >= 2 && this.#intervalsSeen[d] >= 3;
-    const standsStill = (d: number) => this.#timedUpdates[d] === 0 && this.#intervalsSeen[d] === 0 && performance.now() > stillMs;
-    const current = () => this.nowMs() - this.#lastTickMs <= this.#gapMs;
-    await this.until(() => current() && this.sampler.domains.every((_, d) => known(d) || standsStill(d)), READY_LIMIT_MS);
+    const finder = this.#finder;
+    const standsStill = (d: number) => finder.neverMoved(d) && performance.now() > stillMs;
+    const current = () => this.nowMs() - finder.lastTickMs <= finder.gapMs;
+    await this.until(() => current() && this.sampler.domains.every((_, d) => finder.paceKnown(d) || standsStill(d)), READY_LIMIT_MS);
   }
 
   /** Pumps about every millisecond until `done()` holds or `timeoutMs` passes. */
