@@ -3,9 +3,9 @@
 // no writer process, so every value the maths makes exact is asserted exactly (to float
 // precision); what the real sampler does with them is measure-segments.test.ts's part.
 import test, { type ExecutionContext } from 'ava';
-import { EnergySpan, type EnergySpanInit, type Knot, type KnotUpdate } from '../lib/meter/span.js';
-import { Segment, type SegmentFeed } from '../lib/meter/segment.js';
-import type { EnergyReport } from '../lib/index.js';
+import { EnergySpan, type EnergySpanInit, type Knot, type KnotUpdate } from '../../lib/meter/span.js';
+import { Segment, type SegmentFeed } from '../../lib/meter/segment.js';
+import type { EnergyReport } from '../../lib/index.js';
 
 type Point = readonly [ms: number, uj: number];
 

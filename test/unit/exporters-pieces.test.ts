@@ -2,11 +2,11 @@
 // the remote-write queue, labels and encoding. (Against real stores: the other
 // exporters-*.test.ts.)
 import test from 'ava';
-import type { Batch, Domain } from '../lib/index.js';
-import { MillisecondFolder, type Folded } from '../lib/exporters/fold.js';
-import { SampleQueue, type Series } from '../lib/prometheus/queue.js';
-import { MultirateWindow } from '../lib/exporters/multirate.js';
-import { decodeWriteRequest, encodeWriteRequest, sortedLabels, type SeriesColumns } from '../lib/prometheus/prompb.js';
+import type { Batch, Domain } from '../../lib/index.js';
+import { MillisecondFolder, type Folded } from '../../lib/exporters/fold.js';
+import { SampleQueue, type Series } from '../../lib/prometheus/queue.js';
+import { MultirateWindow } from '../../lib/exporters/multirate.js';
+import { decodeWriteRequest, encodeWriteRequest, sortedLabels, type SeriesColumns } from '../../lib/prometheus/prompb.js';
 
 const DOMAINS: Domain[] = [
   { name: 'package-0', source: 'powercap', path: '/x', maxEnergyRangeUj: 1e12 },

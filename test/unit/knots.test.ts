@@ -1,8 +1,8 @@
 // Knot finding on made-up ticks: where a counter's value changes, when that is taken to
 // have happened, what a gap does, and the update interval it learns. Exact, no clock.
 import test from 'ava';
-import type { Batch } from '../lib/index.js';
-import { KnotFinder } from '../lib/meter/knots.js';
+import type { Batch } from '../../lib/index.js';
+import { KnotFinder } from '../../lib/meter/knots.js';
 
 /** Ticks every periodMs from t0 of counters given as functions of the tick's time. */
 function ticks(t0: number, periodMs: number, n: number, ...counters: ((t: number) => number)[]): Batch {

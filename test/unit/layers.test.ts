@@ -7,7 +7,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url)); // dist/test -> repository
+const ROOT = fileURLToPath(new URL('../../..', import.meta.url)); // dist/test/unit -> repository
 
 /** Every .ts file below dir, relative to the repository. */
 function sources(dir: string): string[] {
