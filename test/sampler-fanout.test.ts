@@ -1,0 +1,86 @@
+// The sampler is the only way to its ticks: every drain, whoever calls it, reaches every
+// subscriber; the timer drains at the shortest delay asked; holds start and stop it.
+import test from 'ava';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { openSampler, type Batch } from '../lib/index.js';
+import { FakeWriter, fakePowercap, removeRoot, tempRoot } from '../fixtures/fake-rapl.js';
+
+async function fakeSampler(t: import('ava').ExecutionContext, rateHz = 500) {
+  const root = tempRoot();
+  const writer = await FakeWriter.start(fakePowercap(root, [{ zone: 'intel-rapl:0', name: 'package-0', watts: 10 }]));
+  const sampler = openSampler({ sysfsRoot: root, rateHz });
+  t.teardown(async () => {
+    sampler.close();
+    await writer.stop();
+    removeRoot(root);
+  });
+  return sampler;
+}
+
+const times = (batches: Batch[]) => batches.flatMap((b) => Array.from(b.timestampsMs));
+
+test('every subscriber gets every tick, in order, whoever drains', async (t) => {
+  const sampler = await fakeSampler(t);
+  const [slow, fast, mine]: Batch[][] = [[], [], []];
+  const stopSlow = sampler.subscribe((b) => slow.push(b), { maxDelayMs: 400 });
+  const stopFast = sampler.subscribe((b) => fast.push(b), { maxDelayMs: 20 });
+  sampler.start();
+  for (let i = 0; i < 5; i++) {
+    await sleep(60);
+    mine.push(sampler.drain()); // a user's own drain: the subscribers get it too
+  }
+  sampler.stop();
+  mine.push(sampler.drain());
+  stopSlow();
+  stopFast();
+  const { ticks, dropped } = sampler.stats();
+  t.is(times(slow).length, ticks - dropped);
+  t.deepEqual(times(slow), times(fast));
+  t.true(fast.length > mine.length, `the timer drained at the fast subscriber's 20 ms: ${fast.length} batches`);
+  const all = times(fast);
+  for (let i = 1; i < all.length; i++) t.true(all[i] > all[i - 1]);
+  t.true(times(mine).every((ms) => all.includes(ms)), 'what drain() returned, the subscribers got');
+});
+
+test('an unsubscribed listener gets nothing more, and a drain inside a listener returns nothing', async (t) => {
+  const sampler = await fakeSampler(t);
+  let calls = 0;
+  let inner = -1;
+  const unsubscribe = sampler.subscribe(() => {
+    calls++;
+    inner = sampler.drain().length;
+  });
+  sampler.start();
+  await sleep(50);
+  t.is(sampler.drain().length > 0, true);
+  t.is(inner, 0);
+  unsubscribe();
+  const before = calls;
+  await sleep(250);
+  sampler.drain();
+  t.is(calls, before);
+});
+
+test('hold() starts a stopped sampler and stops it lingerMs after the last release; it leaves a running one running', async (t) => {
+  const sampler = await fakeSampler(t);
+  const first = sampler.hold({ lingerMs: 100 });
+  const second = sampler.hold({ lingerMs: 100 });
+  t.true(sampler.stats().running);
+  first();
+  first(); // releasing twice counts once
+  await sleep(200);
+  t.true(sampler.stats().running, 'one hold is left');
+  second();
+  t.true(sampler.stats().running, 'lingering');
+  await sleep(300);
+  t.false(sampler.stats().running);
+  sampler.start();
+  sampler.hold()();
+  await sleep(50);
+  t.true(sampler.stats().running, 'a sampler the hold did not start is not stopped by it');
+});
+
+test('subscribe checks maxDelayMs', async (t) => {
+  const sampler = await fakeSampler(t);
+  t.throws(() => sampler.subscribe(() => {}, { maxDelayMs: 0 }), { message: /maxDelayMs must be a number of milliseconds above 0/ });
+});
