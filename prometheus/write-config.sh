@@ -24,12 +24,12 @@ out=$1
 interval=${PROMETHEUS_SCRAPE_INTERVAL:-5s}
 timeout=${PROMETHEUS_SCRAPE_TIMEOUT:-$interval}
 
-# Values are pasted into YAML: accept only what a duration or a host:port can contain,
-# so a stray quote or newline in .env fails here, clearly, instead of in Prometheus.
+# Values are pasted into YAML: accept only a duration Prometheus reads and what a
+# host:port can contain, so a bad value in .env fails here, clearly, instead of in
+# Prometheus (a restart loop in the container).
 check_duration() { # name value
-  case $2 in
-    '' | *[!0-9smhdwy]*) die "$1 must be a Prometheus duration such as 5s or 1m; got '$2'" ;;
-  esac
+  printf '%s' "$2" | grep -Eqx '([0-9]+(ms|[smhdwy]))+' ||
+    die "$1 must be a Prometheus duration with its unit, such as 5s, 1m or 1m30s; got '$2'"
 }
 
 yaml_targets() { # name comma-separated-list -> ["a:1", "b:2"]
@@ -49,6 +49,7 @@ yaml_targets() { # name comma-separated-list -> ["a:1", "b:2"]
 }
 
 check_duration PROMETHEUS_SCRAPE_INTERVAL "$interval"
+rules=$(cd "$(dirname "$0")" && pwd)/rules.yml
 check_duration PROMETHEUS_SCRAPE_TIMEOUT "$timeout"
 simple=$(yaml_targets WATTMETER_SIMPLE_TARGETS "${WATTMETER_SIMPLE_TARGETS:-simple:9091}")
 multirate=$(yaml_targets WATTMETER_MULTIRATE_TARGETS "${WATTMETER_MULTIRATE_TARGETS:-multirate:9092}")
@@ -59,6 +60,11 @@ render() {
 global:
   scrape_interval: $interval
   scrape_timeout: $timeout
+  # The downsampled series of rules.yml follow the data at the scrape interval.
+  evaluation_interval: $interval
+
+rule_files:
+  - $rules
 
 scrape_configs:
   # One value per series per scrape.

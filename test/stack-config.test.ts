@@ -106,6 +106,10 @@ test('image versions come from .env, with a Prometheus that keeps the multirate 
   t.is(config.services.prometheus.image, `prom/prometheus:${env.get('PROMETHEUS_VERSION')}`);
   t.is(config.services.grafana.image, `grafana/grafana:${env.get('GRAFANA_VERSION')}`);
   for (const name of EXPORTERS) t.is(config.services[name].build.args.NODE_VERSION, env.get('NODE_VERSION'));
+  // An LTS line still supported on 2026-12-01 (Node 20 ended in April 2026).
+  t.true([22, 24].includes(Number(env.get('NODE_VERSION')!.split('.')[0])), `NODE_VERSION ${env.get('NODE_VERSION')}`);
+  // Bounded on disk as well as in time: 1 kHz series are large.
+  t.true(config.services.prometheus.command.includes(`--storage.tsdb.retention.size=${env.get('PROMETHEUS_RETENTION_SIZE')}`));
 });
 
 test('the multirate window outlasts two missed scrapes at the shipped scrape interval, and reaches the exporter', async (t) => {
@@ -134,7 +138,7 @@ test('the exporters get the powercap tree read-only and no capability beyond swi
   const config = await composeConfig(['docker/compose.yaml']);
   for (const name of EXPORTERS) {
     const service = config.services[name];
-    t.deepEqual(service.volumes, ['/sys/class/powercap:/host/sys/class/powercap:ro', '/sys/devices:/host/sys/devices:ro'], name);
+    t.deepEqual(service.volumes, ['/sys/class:/host/sys/class:ro', '/sys/devices:/host/sys/devices:ro'], name);
     t.deepEqual(service.cap_drop, ['ALL'], name);
     t.deepEqual([...service.cap_add].sort(), ['SETGID', 'SETUID'], name);
     t.is(service.devices, undefined, name);
@@ -208,9 +212,11 @@ test('write-config.sh scrapes the services by name and takes its settings from t
   t.true(config.scrape_configs.find((job: any) => job.job_name === 'wattmeter-multirate').honor_timestamps);
 });
 
-test('write-config.sh refuses values that would break the YAML', async (t) => {
+test('write-config.sh refuses values that would break the YAML or that Prometheus cannot read', async (t) => {
   for (const env of [
     { PROMETHEUS_SCRAPE_INTERVAL: '5s"\nfoo: bar' },
+    { PROMETHEUS_SCRAPE_INTERVAL: '5' }, // no unit: promtool would refuse it later, in a restart loop
+    { PROMETHEUS_SCRAPE_INTERVAL: 's5' },
     { PROMETHEUS_SCRAPE_TIMEOUT: 'soon' },
     { WATTMETER_SIMPLE_TARGETS: 'simple:9091"]' },
     { WATTMETER_MULTIRATE_TARGETS: 'a b' },
