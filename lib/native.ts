@@ -4,29 +4,18 @@ import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
+import type { NativeValues } from './options.js';
 
 /** Where a domain's values come from; nvml domains are GPUs, added to any CPU source. */
 export type SourceKind = 'powercap' | 'perf_event' | 'msr' | 'model' | 'nvml';
 
-/** Options the native layer understands; the TypeScript layer fills every field. */
-export interface NativeOptions {
-  source: 'auto' | Exclude<SourceKind, 'nvml'>;
-  sysfsRoot: string;
-  procRoot: string;
-  msrPath: string; // printf-style template, one %d for the CPU number
-  cpuVendor: 'auto' | 'intel' | 'amd';
-  includeMmio: boolean;
-  modelIdleWatts: number;
-  modelMaxWatts: number;
-  gpu: boolean; // also one domain per NVIDIA GPU (gpu-0...), through NVML
-  nvmlLibrary: string; // what dlopen loads
-}
+/**
+ * Options the native layer understands; the TypeScript layer fills every field. Derived
+ * from SAMPLER_OPTIONS in lib/options.ts.
+ */
+export interface NativeOptions extends NativeValues<'source'> {}
 
-export interface NativeSamplerOptions extends NativeOptions {
-  rateHz: number;
-  capacity: number; // ticks the ring holds
-  realtime: boolean;
-}
+export interface NativeSamplerOptions extends NativeOptions, NativeValues<'sampler'> {}
 
 export interface NativeDomain {
   name: string; // package-0, core-0, uncore-0, dram-0, psys, gpu-0
