@@ -6,7 +6,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { windowPowerWatts, type Batch } from './batch.js';
 import { listDomains, readOnce } from './domains.js';
 import { WattmeterError, usageError } from './errors.js';
-import { optionsFromEnv, parseNumber, parseOptions, type SamplerOptions } from './options.js';
+import { flagAndEnvNames, flagNames, parseArgsOptions, usageLines } from './option-table.js';
+import { SAMPLER_OPTIONS, optionsFromEnv, parseNumber, parseOptions, resolveSamplerOptions, type SamplerOptions } from './options.js';
 import { openSampler, type Sampler } from './sampler.js';
 
 const USAGE = `Usage: wattmeter <command> [options]
@@ -20,38 +21,13 @@ Commands:
                                    sample rate, timing jitter and CPU cost of the sampler
 
 Options (each also an environment variable):
-  --source auto|powercap|perf_event|msr|model   WATTMETER_SOURCE (default auto: in this order)
-  --gpu, --nvml-library LIB          WATTMETER_GPU, WATTMETER_NVML_LIBRARY: also NVIDIA GPUs (NVML)
-  --sysfs-root DIR                   WATTMETER_SYSFS_ROOT (default /sys)
-  --proc-root DIR                    WATTMETER_PROC_ROOT (default /proc)
-  --msr-path TEMPLATE                WATTMETER_MSR_PATH (default /dev/cpu/%d/msr)
-  --cpu-vendor auto|intel|amd        WATTMETER_CPU_VENDOR (default auto)
-  --include-mmio                     WATTMETER_INCLUDE_MMIO: also intel-rapl-mmio zones
-  --model-idle-watts W, --model-max-watts W
-                                     WATTMETER_MODEL_IDLE_WATTS / _MAX_WATTS (model source)
-  --rate HZ                          WATTMETER_RATE_HZ (1 to 100000, default 1000)
-  --buffer-capacity TICKS            WATTMETER_BUFFER_CAPACITY (default 10 s of ticks)
-  --realtime                         WATTMETER_REALTIME: ask for SCHED_FIFO
-  --user USER                        WATTMETER_USER: drop to USER once the counters are open
+${usageLines(SAMPLER_OPTIONS).join('\n')}
   --duration S                       seconds to run (sample: until Ctrl-C; bench: 10)
   -h, --help, --version
 `;
 
 const FLAGS = {
-  source: { type: 'string' },
-  'sysfs-root': { type: 'string' },
-  'proc-root': { type: 'string' },
-  'msr-path': { type: 'string' },
-  'cpu-vendor': { type: 'string' },
-  'include-mmio': { type: 'boolean' },
-  gpu: { type: 'boolean' },
-  'nvml-library': { type: 'string' },
-  'model-idle-watts': { type: 'string' },
-  'model-max-watts': { type: 'string' },
-  rate: { type: 'string' },
-  'buffer-capacity': { type: 'string' },
-  realtime: { type: 'boolean' },
-  user: { type: 'string' },
+  ...parseArgsOptions(SAMPLER_OPTIONS),
   duration: { type: 'string' },
   format: { type: 'string' },
   json: { type: 'boolean' },
@@ -60,22 +36,10 @@ const FLAGS = {
 } as const;
 
 /** Flag name for each option, so errors name what the user typed. */
-const OPTION_FLAGS = {
-  source: '--source',
-  sysfsRoot: '--sysfs-root',
-  procRoot: '--proc-root',
-  msrPath: '--msr-path',
-  cpuVendor: '--cpu-vendor',
-  includeMmio: '--include-mmio',
-  gpu: '--gpu',
-  nvmlLibrary: '--nvml-library',
-  modelIdleWatts: '--model-idle-watts',
-  modelMaxWatts: '--model-max-watts',
-  rateHz: '--rate',
-  bufferCapacity: '--buffer-capacity',
-  realtime: '--realtime',
-  user: '--user',
-} as const satisfies Record<keyof SamplerOptions, string>;
+const OPTION_FLAGS = flagNames(SAMPLER_OPTIONS);
+
+/** An option's value may come from either, so a later check names both. */
+const FLAG_AND_ENV = flagAndEnvNames(SAMPLER_OPTIONS);
 
 type Flags = ReturnType<typeof parseCommandLine>['values'];
 
@@ -94,7 +58,9 @@ function samplerOptions(flags: Flags): SamplerOptions {
     const value = flags[flag.slice(2) as keyof Flags];
     if (value !== undefined) fromFlags[key] = String(value);
   }
-  return { ...optionsFromEnv(), ...parseOptions(fromFlags, OPTION_FLAGS) };
+  const options = { ...optionsFromEnv(), ...parseOptions(fromFlags, OPTION_FLAGS) };
+  resolveSamplerOptions(options, FLAG_AND_ENV); // checked here to name both; the sampler checks again
+  return options;
 }
 
 function durationS(flags: Flags, fallback: number): number {

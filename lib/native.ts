@@ -4,29 +4,21 @@ import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
+import type { NativeValues } from './options.js';
+import type { NativeStats } from './stats.js';
+
+export type { NativeStats };
 
 /** Where a domain's values come from; nvml domains are GPUs, added to any CPU source. */
 export type SourceKind = 'powercap' | 'perf_event' | 'msr' | 'model' | 'nvml';
 
-/** Options the native layer understands; the TypeScript layer fills every field. */
-export interface NativeOptions {
-  source: 'auto' | Exclude<SourceKind, 'nvml'>;
-  sysfsRoot: string;
-  procRoot: string;
-  msrPath: string; // printf-style template, one %d for the CPU number
-  cpuVendor: 'auto' | 'intel' | 'amd';
-  includeMmio: boolean;
-  modelIdleWatts: number;
-  modelMaxWatts: number;
-  gpu: boolean; // also one domain per NVIDIA GPU (gpu-0...), through NVML
-  nvmlLibrary: string; // what dlopen loads
-}
+/**
+ * Options the native layer understands; the TypeScript layer fills every field. Derived
+ * from SAMPLER_OPTIONS in lib/options.ts; the addon lists the keys it reads in OPTION_KEYS.
+ */
+export interface NativeOptions extends NativeValues<'source'> {}
 
-export interface NativeSamplerOptions extends NativeOptions {
-  rateHz: number;
-  capacity: number; // ticks the ring holds
-  realtime: boolean;
-}
+export interface NativeSamplerOptions extends NativeOptions, NativeValues<'sampler'> {}
 
 export interface NativeDomain {
   name: string; // package-0, core-0, uncore-0, dram-0, psys, gpu-0
@@ -52,19 +44,6 @@ export interface NativeReading extends NativeDiscovery {
   rawUj: number[];
 }
 
-export interface NativeStats {
-  running: boolean;
-  ticks: number; // ticks recorded (pushed or dropped)
-  dropped: number; // ticks lost because the ring was full
-  overruns: number; // deadlines missed entirely (the thread woke more than one period late)
-  readErrors: number;
-  elapsedS: number; // seconds the thread has been sampling (sum over start/stop periods)
-  latenessUs: { p50: number; p99: number; max: number };
-  changes: number[]; // per domain: ticks whose value differed from the previous tick
-  realtime: boolean; // SCHED_FIFO actually in effect
-  notes: string[]; // e.g. why realtime scheduling was refused
-}
-
 export interface NativeSampler {
   readonly source: SourceKind;
   readonly domains: NativeDomain[];
@@ -78,6 +57,7 @@ export interface NativeSampler {
    * was opened, wrap-corrected) for each domain in order. n = length / (1 + domains).
    */
   drain(maxTicks?: number): Float64Array;
+  /** Declared in lib/stats.ts. */
   stats(): NativeStats;
   /** Now, on the clock of the tick timestamps. */
   nowMs(): number;
@@ -89,6 +69,10 @@ export interface NativeAddon {
   Sampler: new (options: NativeSamplerOptions) => NativeSampler;
   /** Highest sampling rate the native thread accepts. */
   MAX_RATE_HZ: number;
+  /** The option keys the addon reads, from the table that reads them (native/addon.cc). */
+  OPTION_KEYS: string[];
+  /** The keys of a stats() object, from the table that writes them. */
+  STATS_KEYS: string[];
 }
 
 /**

@@ -1,168 +1,225 @@
-// Options, their defaults, their environment variables and their validation, in one place
-// so the API, the CLI and the examples agree.
+// The sampler's options, each declared once in SAMPLER_OPTIONS: key, environment variable,
+// flag, parser, default, help and README line. The API, the CLI, the examples, the native
+// boundary and the README table (checked by test/options.test.ts) all derive from it.
 import { existsSync } from 'node:fs';
 import { usageError } from './errors.js';
 import type { NativeOptions, NativeSamplerOptions } from './native.js';
+import {
+  envNames,
+  parseTexts,
+  textsFromEnv,
+  withDefaults,
+  type OptionNames,
+  type OptionSpec,
+  type OptionTexts,
+  type OptionValue,
+  type OptionValues,
+} from './option-table.js';
 
-export type SourceOption = NativeOptions['source'];
-export type CpuVendorOption = NativeOptions['cpuVendor'];
+export { parseNumber } from './option-table.js';
 
-export interface SourceOptions {
+export const MIN_RATE_HZ = 1;
+export const MAX_RATE_HZ = 100_000;
+export const BUFFER_SECONDS = 10;
+
+type SamplerOptionSpec = OptionSpec & {
+  /** source: read by discovery too (listDomains, readOnce); sampler: by the sampler only. */
+  group: 'source' | 'sampler';
+  /** The key the addon reads it under; absent: the option's own key; false: not sent. */
+  native?: string | false;
+  /** The description column of the README's Options table. */
+  doc: string;
+};
+
+export const SAMPLER_OPTIONS = {
   /** auto (default): powercap, else perf_event (where the kernel has the power PMU), else msr, else model. */
-  source?: SourceOption;
+  source: {
+    group: 'source', env: 'WATTMETER_SOURCE', flag: '--source',
+    kind: 'choice', choices: ['auto', 'powercap', 'perf_event', 'msr', 'model'], default: 'auto',
+    help: 'auto tries them in this order',
+    doc: '`auto`, `powercap`, `perf_event`, `msr`, `model`',
+  },
   /** Root of sysfs (default /sys); powercap zones are under <sysfsRoot>/class/powercap. */
-  sysfsRoot?: string;
+  sysfsRoot: {
+    group: 'source', env: 'WATTMETER_SYSFS_ROOT', flag: '--sysfs-root', metavar: 'DIR',
+    kind: 'string', default: '/sys',
+    help: 'root of sysfs',
+    doc: 'where `class/powercap` and `devices/system/cpu` are',
+  },
   /** Root of procfs (default /proc): stat and cpuinfo. */
-  procRoot?: string;
+  procRoot: {
+    group: 'source', env: 'WATTMETER_PROC_ROOT', flag: '--proc-root', metavar: 'DIR',
+    kind: 'string', default: '/proc',
+    help: 'root of procfs',
+    doc: '`stat` (model) and `cpuinfo` (vendor, model)',
+  },
   /** MSR device template, %d is the CPU number (default /dev/cpu/%d/msr). */
-  msrPath?: string;
-  cpuVendor?: CpuVendorOption;
+  msrPath: {
+    group: 'source', env: 'WATTMETER_MSR_PATH', flag: '--msr-path', metavar: 'TEMPLATE',
+    kind: 'string', default: '/dev/cpu/%d/msr',
+    help: 'MSR device, %d is the CPU',
+    doc: 'MSR device, `%d` is the CPU',
+  },
+  /** Whose MSR addresses to read (default auto: from cpuinfo). */
+  cpuVendor: {
+    group: 'source', env: 'WATTMETER_CPU_VENDOR', flag: '--cpu-vendor',
+    kind: 'choice', choices: ['auto', 'intel', 'amd'], default: 'auto',
+    help: 'whose MSR layout; auto reads cpuinfo',
+    doc: '`auto` (from cpuinfo), `intel`, `amd`',
+  },
   /** Also report intel-rapl-mmio zones, which duplicate the package zone. */
-  includeMmio?: boolean;
-  /** The model source: package watts at 0 % and 100 % CPU utilisation. */
-  modelIdleWatts?: number;
-  modelMaxWatts?: number;
+  includeMmio: {
+    group: 'source', env: 'WATTMETER_INCLUDE_MMIO', flag: '--include-mmio',
+    kind: 'boolean', default: false,
+    help: 'also intel-rapl-mmio zones',
+    doc: 'also `intel-rapl-mmio` zones (they duplicate the package)',
+  },
+  /** The model source: package watts at 0 % CPU utilisation. */
+  modelIdleWatts: {
+    group: 'source', env: 'WATTMETER_MODEL_IDLE_WATTS', flag: '--model-idle-watts', metavar: 'W',
+    kind: 'number', min: 0, max: 1e6, default: 10,
+    help: 'model source: watts at 0 % CPU',
+    doc: 'model source: watts at 0 % CPU',
+  },
+  /** The model source: package watts at 100 % CPU utilisation. */
+  modelMaxWatts: {
+    group: 'source', env: 'WATTMETER_MODEL_MAX_WATTS', flag: '--model-max-watts', metavar: 'W',
+    kind: 'number', min: 0, max: 1e6, default: 65,
+    help: 'model source: watts at 100 % CPU',
+    doc: 'model source: watts at 100 % CPU',
+  },
   /** Also one domain per NVIDIA GPU (gpu-0...), from NVML's total energy (Volta and newer). */
-  gpu?: boolean;
+  gpu: {
+    group: 'source', env: 'WATTMETER_GPU', flag: '--gpu',
+    kind: 'boolean', default: false,
+    help: 'also NVIDIA GPUs (NVML)',
+    doc: 'also NVIDIA GPUs through NVML (`gpu-0`...)',
+  },
   /** The NVML library to load (default libnvidia-ml.so.1, found by the dynamic loader). */
-  nvmlLibrary?: string;
-}
-
-export interface SamplerOptions extends SourceOptions {
+  nvmlLibrary: {
+    group: 'source', env: 'WATTMETER_NVML_LIBRARY', flag: '--nvml-library', metavar: 'LIB',
+    kind: 'string', emptyIsUnset: true, default: 'libnvidia-ml.so.1',
+    help: 'the NVML library to load',
+    doc: 'where NVML is',
+  },
   /** Ticks per second, MIN_RATE_HZ to MAX_RATE_HZ (default 1000). */
-  rateHz?: number;
+  rateHz: {
+    group: 'sampler', env: 'WATTMETER_RATE_HZ', flag: '--rate', metavar: 'HZ',
+    kind: 'number', min: MIN_RATE_HZ, max: MAX_RATE_HZ, default: 1000,
+    help: `ticks per second, ${MIN_RATE_HZ} to ${MAX_RATE_HZ}`,
+    doc: `${MIN_RATE_HZ} to ${MAX_RATE_HZ} ticks per second`,
+  },
   /** Ticks the ring buffer holds (default: 10 s at rateHz, at least 1024). */
-  bufferCapacity?: number;
+  bufferCapacity: {
+    group: 'sampler', env: 'WATTMETER_BUFFER_CAPACITY', flag: '--buffer-capacity', metavar: 'TICKS', native: 'capacity',
+    kind: 'number', min: 2, max: 1e9, defaultDoc: `${BUFFER_SECONDS} s of ticks, at least 1024`,
+    help: 'ring size in ticks',
+    doc: 'ring size in ticks',
+  },
   /** Ask for SCHED_FIFO; refused quietly (noted in stats) without the right. */
-  realtime?: boolean;
+  realtime: {
+    group: 'sampler', env: 'WATTMETER_REALTIME', flag: '--realtime',
+    kind: 'boolean', default: false,
+    help: 'ask for SCHED_FIFO',
+    doc: 'ask for SCHED_FIFO (a note in `stats().notes` when refused)',
+  },
   /**
    * Once the counters are open, switch the process to this user (name or uid): start as
    * root to open root-only counters, then run unprivileged.
    */
-  user?: string;
-}
+  user: {
+    group: 'sampler', env: 'WATTMETER_USER', flag: '--user', metavar: 'USER', native: false,
+    kind: 'string', emptyIsUnset: true,
+    help: 'drop to USER once the counters are open',
+    doc: 'switch to this user once the counters are open',
+  },
+} as const satisfies Record<string, SamplerOptionSpec>;
 
-export const MIN_RATE_HZ = 1;
-export const MAX_RATE_HZ = 100_000;
-export const DEFAULT_RATE_HZ = 1000;
-export const BUFFER_SECONDS = 10;
+type Table = typeof SAMPLER_OPTIONS;
+type Key = keyof Table;
+type Group = Table[Key]['group'];
+type KeysOf<G extends Group> = { [K in Key]: Table[K]['group'] extends G ? K : never }[Key];
+type NativeKey<K, S> = S extends { native: false } ? never : S extends { native: infer N extends string } ? N : K;
 
-const SOURCES = ['auto', 'powercap', 'perf_event', 'msr', 'model'] as const;
-const VENDORS = ['auto', 'intel', 'amd'] as const;
+/** The options of a group as the addon reads them: every one filled, under its native key. */
+export type NativeValues<G extends Group> = {
+  -readonly [K in KeysOf<G> as NativeKey<K, Table[K]>]: OptionValue<Table[K]>;
+};
+
+export interface SamplerOptions extends OptionValues<Table> {}
+export interface SourceOptions extends Pick<SamplerOptions, KeysOf<'source'>> {}
+export type SourceOption = NativeOptions['source'];
+export type CpuVendorOption = NativeOptions['cpuVendor'];
+
+export const DEFAULT_RATE_HZ = SAMPLER_OPTIONS.rateHz.default;
+
+const KEYS = Object.keys(SAMPLER_OPTIONS) as Key[];
+const keysOf = <G extends Group>(group: G) => KEYS.filter((key) => SAMPLER_OPTIONS[key].group === group) as KeysOf<G>[];
+const SOURCE_KEYS = keysOf('source');
 
 /** Environment variable for each option, read by the CLI and the examples. */
-export const ENV = {
-  source: 'WATTMETER_SOURCE',
-  sysfsRoot: 'WATTMETER_SYSFS_ROOT',
-  procRoot: 'WATTMETER_PROC_ROOT',
-  msrPath: 'WATTMETER_MSR_PATH',
-  cpuVendor: 'WATTMETER_CPU_VENDOR',
-  includeMmio: 'WATTMETER_INCLUDE_MMIO',
-  modelIdleWatts: 'WATTMETER_MODEL_IDLE_WATTS',
-  modelMaxWatts: 'WATTMETER_MODEL_MAX_WATTS',
-  gpu: 'WATTMETER_GPU',
-  nvmlLibrary: 'WATTMETER_NVML_LIBRARY',
-  rateHz: 'WATTMETER_RATE_HZ',
-  bufferCapacity: 'WATTMETER_BUFFER_CAPACITY',
-  realtime: 'WATTMETER_REALTIME',
-  user: 'WATTMETER_USER',
-} as const satisfies Record<keyof SamplerOptions, string>;
+export const ENV = envNames(SAMPLER_OPTIONS);
 
-function oneOf<T extends string>(value: string, allowed: readonly T[], name: string): T {
-  if ((allowed as readonly string[]).includes(value)) return value as T;
-  throw usageError(`${name} must be one of ${allowed.join(', ')}; got "${value}".`);
-}
-
-export function parseNumber(text: string, name: string, min: number, max: number): number {
-  const value = Number(text);
-  if (text.trim() === '' || !Number.isFinite(value)) throw usageError(`${name} must be a number; got "${text}".`);
-  if (value < min || value > max) throw usageError(`${name} must be between ${min} and ${max}; got ${text}.`);
-  return value;
-}
-
-function parseBoolean(text: string, name: string): boolean {
-  if (/^(1|true|yes|on)$/i.test(text)) return true;
-  if (/^(0|false|no|off|)$/i.test(text)) return false;
-  throw usageError(`${name} must be true or false; got "${text}".`);
-}
+/**
+ * What the option was called where an object came from (optionsFromEnv: the variables),
+ * so that a check made later, when the sampler opens, names what the caller set.
+ */
+const NAMED = new WeakMap<SamplerOptions, OptionNames<Table>>();
 
 /**
  * Reads the options from the environment (or any string map, such as parsed flags):
  * `names` says which variable or flag name to mention in an error.
  */
-export function parseOptions(
-  values: Partial<Record<keyof SamplerOptions, string | undefined>>,
-  names: Partial<Record<keyof SamplerOptions, string>> = ENV,
-): SamplerOptions {
-  const options: SamplerOptions = {};
-  const name = (key: keyof SamplerOptions) => names[key] ?? ENV[key];
-  const v = values;
-  if (v.source !== undefined) options.source = oneOf(v.source, SOURCES, name('source'));
-  if (v.sysfsRoot !== undefined) options.sysfsRoot = v.sysfsRoot;
-  if (v.procRoot !== undefined) options.procRoot = v.procRoot;
-  if (v.msrPath !== undefined) options.msrPath = v.msrPath;
-  if (v.cpuVendor !== undefined) options.cpuVendor = oneOf(v.cpuVendor, VENDORS, name('cpuVendor'));
-  if (v.includeMmio !== undefined) options.includeMmio = parseBoolean(v.includeMmio, name('includeMmio'));
-  if (v.modelIdleWatts !== undefined) options.modelIdleWatts = parseNumber(v.modelIdleWatts, name('modelIdleWatts'), 0, 1e6);
-  if (v.modelMaxWatts !== undefined) options.modelMaxWatts = parseNumber(v.modelMaxWatts, name('modelMaxWatts'), 0, 1e6);
-  if (v.gpu !== undefined) options.gpu = parseBoolean(v.gpu, name('gpu'));
-  if (v.nvmlLibrary) options.nvmlLibrary = v.nvmlLibrary;
-  if (v.rateHz !== undefined) options.rateHz = parseNumber(v.rateHz, name('rateHz'), MIN_RATE_HZ, MAX_RATE_HZ);
-  if (v.bufferCapacity !== undefined) options.bufferCapacity = parseNumber(v.bufferCapacity, name('bufferCapacity'), 2, 1e9);
-  if (v.realtime !== undefined) options.realtime = parseBoolean(v.realtime, name('realtime'));
-  if (v.user) options.user = v.user;
+export function parseOptions(values: OptionTexts<Table>, names: OptionNames<Table> = ENV): SamplerOptions {
+  const options: SamplerOptions = parseTexts(SAMPLER_OPTIONS, values, { ...ENV, ...names });
+  NAMED.set(options, { ...ENV, ...names });
   return options;
 }
 
 /** The options set in the environment (WATTMETER_*). */
 export function optionsFromEnv(env: NodeJS.ProcessEnv = process.env): SamplerOptions {
-  const values: Partial<Record<keyof SamplerOptions, string>> = {};
-  for (const [key, variable] of Object.entries(ENV) as [keyof SamplerOptions, string][]) {
-    if (env[variable] !== undefined) values[key] = env[variable];
-  }
-  return parseOptions(values);
+  return parseOptions(textsFromEnv(SAMPLER_OPTIONS, env));
 }
 
-/** Fills defaults and checks what the native layer cannot check as clearly. */
-export function resolveSourceOptions(options: SourceOptions = {}): NativeOptions {
-  const resolved: NativeOptions = {
-    source: options.source ?? 'auto',
-    sysfsRoot: options.sysfsRoot ?? '/sys',
-    procRoot: options.procRoot ?? '/proc',
-    msrPath: options.msrPath ?? '/dev/cpu/%d/msr',
-    cpuVendor: options.cpuVendor ?? 'auto',
-    includeMmio: options.includeMmio ?? false,
-    modelIdleWatts: options.modelIdleWatts ?? 10,
-    modelMaxWatts: options.modelMaxWatts ?? 65,
-    gpu: options.gpu ?? false,
-    nvmlLibrary: options.nvmlLibrary ?? 'libnvidia-ml.so.1',
-  };
-  oneOf(resolved.source, SOURCES, 'source');
-  oneOf(resolved.cpuVendor, VENDORS, 'cpuVendor');
+/**
+ * Fills defaults and checks what the native layer cannot check as clearly. An error names
+ * each option as `names` says: by default as the caller set it (its key, or its variable
+ * for an object from optionsFromEnv).
+ */
+export function resolveSourceOptions(options: SourceOptions = {}, names: OptionNames<Table> = NAMED.get(options) ?? {}): NativeOptions {
+  const resolved: NativeOptions = withDefaults(SAMPLER_OPTIONS, SOURCE_KEYS, options);
+  // Through parseTexts again: a caller of the API passes values, not texts, unchecked.
+  const name = (key: Key) => names[key] ?? key;
+  for (const key of ['source', 'cpuVendor'] as const) {
+    parseTexts(SAMPLER_OPTIONS, { [key]: resolved[key] }, { [key]: name(key) });
+  }
   const roots = [
-    ['sysfsRoot', '--sysfs-root', 'the directory that holds class/powercap and devices/system/cpu'],
-    ['procRoot', '--proc-root', 'the directory that holds stat and cpuinfo'],
+    ['sysfsRoot', 'the directory that holds class/powercap and devices/system/cpu'],
+    ['procRoot', 'the directory that holds stat and cpuinfo'],
   ] as const;
-  for (const [key, flag, what] of roots) {
+  for (const [key, what] of roots) {
     if (!existsSync(resolved[key])) {
-      throw usageError(`${resolved[key]} does not exist (${flag} / ${ENV[key]}): point it at ${what}.`);
+      throw usageError(`${resolved[key]} does not exist (${name(key)}): point it at ${what}.`);
     }
   }
   if ((resolved.msrPath.match(/%d/g) ?? []).length !== 1) {
-    throw usageError(`msrPath must contain %d once, for the CPU number; got "${resolved.msrPath}".`);
+    throw usageError(`${name('msrPath')} must contain %d once, for the CPU number; got "${resolved.msrPath}".`);
   }
   if (resolved.modelMaxWatts < resolved.modelIdleWatts) {
-    throw usageError(`modelMaxWatts (${resolved.modelMaxWatts}) must not be below modelIdleWatts (${resolved.modelIdleWatts}).`);
+    throw usageError(
+      `${name('modelMaxWatts')} (${resolved.modelMaxWatts}) must not be below ${name('modelIdleWatts')} (${resolved.modelIdleWatts}).`,
+    );
   }
   return resolved;
 }
 
-export function resolveSamplerOptions(options: SamplerOptions = {}): NativeSamplerOptions {
+export function resolveSamplerOptions(options: SamplerOptions = {}, names: OptionNames<Table> = NAMED.get(options) ?? {}): NativeSamplerOptions {
+  const name = (key: Key) => names[key] ?? key;
   const rateHz = options.rateHz ?? DEFAULT_RATE_HZ;
   if (!Number.isFinite(rateHz) || rateHz < MIN_RATE_HZ || rateHz > MAX_RATE_HZ) {
-    throw usageError(`rateHz must be between ${MIN_RATE_HZ} and ${MAX_RATE_HZ}; got ${rateHz}.`);
+    throw usageError(`${name('rateHz')} must be between ${MIN_RATE_HZ} and ${MAX_RATE_HZ}; got ${rateHz}.`);
   }
   const capacity = Math.ceil(options.bufferCapacity ?? Math.max(1024, rateHz * BUFFER_SECONDS));
-  if (!(capacity >= 2)) throw usageError(`bufferCapacity must be at least 2 ticks; got ${options.bufferCapacity}.`);
-  return { ...resolveSourceOptions(options), rateHz, capacity, realtime: options.realtime ?? false };
+  if (!(capacity >= 2)) throw usageError(`${name('bufferCapacity')} must be at least 2 ticks; got ${options.bufferCapacity}.`);
+  return { ...resolveSourceOptions(options, names), rateHz, capacity, realtime: options.realtime ?? SAMPLER_OPTIONS.realtime.default };
 }

@@ -8,26 +8,12 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { batchFromColumns, concatBatches, type Batch, type Domain } from './batch.js';
 import { explainNativeError, usageError } from './errors.js';
-import { addon, type NativeSampler, type NativeStats, type SourceKind } from './native.js';
+import { addon, type NativeSampler, type SourceKind } from './native.js';
 import { resolveSamplerOptions, type SamplerOptions } from './options.js';
 import { dropPrivileges } from './privileges.js';
+import { samplerStats, type SamplerStats } from './stats.js';
 
-export interface SamplerStats {
-  running: boolean;
-  rateHz: number;
-  /** Ticks per second actually recorded while running. */
-  achievedRateHz: number;
-  ticks: number;
-  dropped: number;
-  overruns: number;
-  readErrors: number;
-  elapsedS: number;
-  latenessUs: { p50: number; p99: number; max: number };
-  /** Per domain: how often its value actually changed, per second (RAPL: about 1000). */
-  effectiveResolutionHz: Record<string, number>;
-  realtime: boolean;
-  notes: string[];
-}
+export type { SamplerStats };
 
 export type BatchListener = (batch: Batch) => void;
 
@@ -211,22 +197,7 @@ export class Sampler {
   }
 
   stats(): SamplerStats {
-    const s: NativeStats = this.#open().stats();
-    const perSecond = (n: number) => (s.elapsedS > 0 ? n / s.elapsedS : 0);
-    return {
-      running: s.running,
-      rateHz: this.rateHz,
-      achievedRateHz: perSecond(s.ticks),
-      ticks: s.ticks,
-      dropped: s.dropped,
-      overruns: s.overruns,
-      readErrors: s.readErrors,
-      elapsedS: s.elapsedS,
-      latenessUs: s.latenessUs,
-      effectiveResolutionHz: Object.fromEntries(this.domains.map((d, i) => [d.name, perSecond(s.changes[i])])),
-      realtime: s.realtime,
-      notes: s.notes,
-    };
+    return samplerStats(this.#open().stats(), this.rateHz, this.domains);
   }
 
   /**

@@ -3,8 +3,12 @@
 // by several worker threads at once.
 #include <napi.h>
 
+#include <cstdint>
 #include <memory>
 #include <stdexcept>
+#include <string>
+#include <variant>
+#include <vector>
 
 #include "clock.h"
 #include "domain.h"
@@ -40,53 +44,82 @@ Napi::Value property(const Napi::Object& object, const char* key) {
   return value;
 }
 
-std::string stringOption(const Napi::Object& o, const char* key) {
+void read(const Napi::Object& o, const char* key, std::string& into) {
   Napi::Value v = property(o, key);
   if (!v.IsString()) throw std::invalid_argument(std::string("options.") + key + " must be a string");
-  return v.As<Napi::String>().Utf8Value();
+  into = v.As<Napi::String>().Utf8Value();
 }
 
-double numberOption(const Napi::Object& o, const char* key) {
+void read(const Napi::Object& o, const char* key, double& into) {
   Napi::Value v = property(o, key);
   if (!v.IsNumber()) throw std::invalid_argument(std::string("options.") + key + " must be a number");
-  return v.As<Napi::Number>().DoubleValue();
+  into = v.As<Napi::Number>().DoubleValue();
 }
 
-bool booleanOption(const Napi::Object& o, const char* key) {
+void read(const Napi::Object& o, const char* key, bool& into) {
   Napi::Value v = property(o, key);
   if (!v.IsBoolean()) throw std::invalid_argument(std::string("options.") + key + " must be a boolean");
-  return v.As<Napi::Boolean>().Value();
+  into = v.As<Napi::Boolean>().Value();
 }
+
+// One option the addon reads: its key and where it goes. Each key is declared here once;
+// OPTION_KEYS lists them, so a test can hold them to what lib/options.ts sends.
+template <typename Struct>
+struct Field {
+  const char* key;
+  std::variant<std::string Struct::*, double Struct::*, bool Struct::*> member;
+};
+
+template <typename Struct, size_t N>
+Struct readFields(const Napi::Object& o, const Field<Struct> (&fields)[N]) {
+  Struct into{};
+  for (const Field<Struct>& field : fields) {
+    std::visit([&](auto member) { read(o, field.key, into.*member); }, field.member);
+  }
+  return into;
+}
+
+const Field<Options> kOptionFields[] = {
+    {"source", &Options::source},
+    {"sysfsRoot", &Options::sysfsRoot},
+    {"procRoot", &Options::procRoot},
+    {"msrPath", &Options::msrPath},
+    {"cpuVendor", &Options::cpuVendor},
+    {"includeMmio", &Options::includeMmio},
+    {"modelIdleWatts", &Options::modelIdleWatts},
+    {"modelMaxWatts", &Options::modelMaxWatts},
+    {"gpu", &Options::gpu},
+    {"nvmlLibrary", &Options::nvmlLibrary},
+};
+
+// The Sampler constructor's options besides Options, as they arrive: capacity is a
+// number until it is checked, then a size_t in SamplerConfig.
+struct SamplerFields {
+  double rateHz;
+  double capacity;
+  bool realtime;
+};
+
+const Field<SamplerFields> kSamplerFields[] = {
+    {"rateHz", &SamplerFields::rateHz},
+    {"capacity", &SamplerFields::capacity},
+    {"realtime", &SamplerFields::realtime},
+};
 
 Napi::Object objectArgument(const Napi::CallbackInfo& info) {
   if (info.Length() < 1 || !info[0].IsObject()) throw std::invalid_argument("expected an options object");
   return info[0].As<Napi::Object>();
 }
 
-Options parseOptions(const Napi::Object& o) {
-  Options options;
-  options.source = stringOption(o, "source");
-  options.sysfsRoot = stringOption(o, "sysfsRoot");
-  options.procRoot = stringOption(o, "procRoot");
-  options.msrPath = stringOption(o, "msrPath");
-  options.cpuVendor = stringOption(o, "cpuVendor");
-  options.includeMmio = booleanOption(o, "includeMmio");
-  options.modelIdleWatts = numberOption(o, "modelIdleWatts");
-  options.modelMaxWatts = numberOption(o, "modelMaxWatts");
-  options.gpu = booleanOption(o, "gpu");
-  options.nvmlLibrary = stringOption(o, "nvmlLibrary");
-  return options;
-}
+Options parseOptions(const Napi::Object& o) { return readFields(o, kOptionFields); }
 
 SamplerConfig parseSamplerConfig(const Napi::Object& o) {
-  SamplerConfig config{numberOption(o, "rateHz"), 0, booleanOption(o, "realtime")};
-  if (!(config.rateHz >= 1 && config.rateHz <= kMaxRateHz)) {
+  SamplerFields f = readFields(o, kSamplerFields);
+  if (!(f.rateHz >= 1 && f.rateHz <= kMaxRateHz)) {
     throw std::invalid_argument("options.rateHz must be between 1 and " + std::to_string(static_cast<int>(kMaxRateHz)));
   }
-  double capacity = numberOption(o, "capacity");
-  if (!(capacity >= 2 && capacity <= 1e9)) throw std::invalid_argument("options.capacity must be between 2 and 1e9 ticks");
-  config.capacity = static_cast<size_t>(capacity);
-  return config;
+  if (!(f.capacity >= 2 && f.capacity <= 1e9)) throw std::invalid_argument("options.capacity must be between 2 and 1e9 ticks");
+  return SamplerConfig{f.rateHz, static_cast<size_t>(f.capacity), f.realtime};
 }
 
 Napi::Array stringArray(Napi::Env env, const std::vector<std::string>& strings) {
@@ -112,6 +145,74 @@ Napi::Object discoveryObject(Napi::Env env, const Discovery& discovery) {
   result.Set("domains", domains);
   result.Set("warnings", stringArray(env, discovery.warnings));
   return result;
+}
+
+Napi::Value toJs(Napi::Env env, bool value) { return Napi::Boolean::New(env, value); }
+Napi::Value toJs(Napi::Env env, double value) { return Napi::Number::New(env, value); }
+// Counts stay below 2^53 for millennia at 100 kHz: doubles hold them exactly.
+Napi::Value toJs(Napi::Env env, uint64_t value) { return Napi::Number::New(env, static_cast<double>(value)); }
+Napi::Value toJs(Napi::Env env, const std::vector<std::string>& value) { return stringArray(env, value); }
+
+Napi::Value toJs(Napi::Env env, const std::vector<uint64_t>& value) {
+  Napi::Array array = Napi::Array::New(env, value.size());
+  for (size_t i = 0; i < value.size(); i++) array.Set(i, toJs(env, value[i]));
+  return array;
+}
+
+template <auto Member>
+Napi::Value statsMember(Napi::Env env, const SamplerStats& s) {
+  return toJs(env, s.*Member);
+}
+
+Napi::Value latenessObject(Napi::Env env, const SamplerStats& s) {
+  Napi::Object lateness = Napi::Object::New(env);
+  lateness.Set("p50", s.latenessP50Us);
+  lateness.Set("p99", s.latenessP99Us);
+  lateness.Set("max", s.latenessMaxUs);
+  return lateness;
+}
+
+// Each key of a stats() object (NativeStats in lib/stats.ts) and how it is made, declared
+// here once; STATS_KEYS lists them, so a test can hold them to the TypeScript list.
+const struct {
+  const char* key;
+  Napi::Value (*value)(Napi::Env, const SamplerStats&);
+} kStatsFields[] = {
+    {"running", statsMember<&SamplerStats::running>},
+    {"ticks", statsMember<&SamplerStats::ticks>},
+    {"dropped", statsMember<&SamplerStats::dropped>},
+    {"overruns", statsMember<&SamplerStats::overruns>},
+    {"readErrors", statsMember<&SamplerStats::readErrors>},
+    {"elapsedS", statsMember<&SamplerStats::elapsedS>},
+    {"latenessUs", latenessObject},
+    {"changes", statsMember<&SamplerStats::changes>},
+    {"realtime", statsMember<&SamplerStats::realtime>},
+    {"notes", statsMember<&SamplerStats::notes>},
+};
+
+Napi::Object statsObject(Napi::Env env, const SamplerStats& s) {
+  Napi::Object result = Napi::Object::New(env);
+  for (const auto& field : kStatsFields) result.Set(field.key, field.value(env, s));
+  return result;
+}
+
+// The keys of tables like the ones above, in order: OPTION_KEYS and STATS_KEYS.
+template <typename Entry, size_t N>
+void appendKeys(std::vector<std::string>& keys, const Entry (&table)[N]) {
+  for (const Entry& entry : table) keys.push_back(entry.key);
+}
+
+std::vector<std::string> optionKeys() {
+  std::vector<std::string> keys;
+  appendKeys(keys, kOptionFields);
+  appendKeys(keys, kSamplerFields);
+  return keys;
+}
+
+std::vector<std::string> statsKeys() {
+  std::vector<std::string> keys;
+  appendKeys(keys, kStatsFields);
+  return keys;
 }
 
 class SamplerWrap : public Napi::ObjectWrap<SamplerWrap> {
@@ -201,28 +302,7 @@ class SamplerWrap : public Napi::ObjectWrap<SamplerWrap> {
 
   Napi::Value stats(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    return guarded(env, [&]() -> Napi::Value {
-      SamplerStats s = open(env).stats();
-      Napi::Object result = Napi::Object::New(env);
-      result.Set("running", s.running);
-      // Counts stay below 2^53 for millennia at 100 kHz: doubles hold them exactly.
-      result.Set("ticks", static_cast<double>(s.ticks));
-      result.Set("dropped", static_cast<double>(s.dropped));
-      result.Set("overruns", static_cast<double>(s.overruns));
-      result.Set("readErrors", static_cast<double>(s.readErrors));
-      result.Set("elapsedS", s.elapsedS);
-      Napi::Object lateness = Napi::Object::New(env);
-      lateness.Set("p50", s.latenessP50Us);
-      lateness.Set("p99", s.latenessP99Us);
-      lateness.Set("max", s.latenessMaxUs);
-      result.Set("latenessUs", lateness);
-      Napi::Array changes = Napi::Array::New(env, s.changes.size());
-      for (size_t i = 0; i < s.changes.size(); i++) changes.Set(i, static_cast<double>(s.changes[i]));
-      result.Set("changes", changes);
-      result.Set("realtime", s.realtime);
-      result.Set("notes", stringArray(env, s.notes));
-      return result;
-    });
+    return guarded(env, [&]() -> Napi::Value { return statsObject(env, open(env).stats()); });
   }
 
   std::unique_ptr<Sampler> sampler_;
@@ -238,6 +318,8 @@ class WattmeterAddon : public Napi::Addon<WattmeterAddon> {
                              InstanceMethod<&WattmeterAddon::readOnce>("readOnce", napi_enumerable),
                              InstanceValue("Sampler", SamplerWrap::define(env), napi_enumerable),
                              InstanceValue("MAX_RATE_HZ", Napi::Number::New(env, kMaxRateHz), napi_enumerable),
+                             InstanceValue("OPTION_KEYS", stringArray(env, optionKeys()), napi_enumerable),
+                             InstanceValue("STATS_KEYS", stringArray(env, statsKeys()), napi_enumerable),
                          });
   }
 

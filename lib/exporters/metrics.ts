@@ -1,8 +1,8 @@
 // The names, types, help texts and labels all three exporters share, so that one
 // dashboard reads any of them and compares them by the `exporter` label.
-import type { SamplerStats } from '../sampler.js';
 import type { Domain } from '../batch.js';
 import type { Labels, MetricInfo } from '../prometheus/metric.js';
+import { STATS_FIELDS, type Lateness, type SamplerStats, type StatsMetric } from '../stats.js';
 
 export type ExporterName = 'simple' | 'multirate' | 'remote_write';
 
@@ -20,42 +20,21 @@ export const POWER: MetricInfo = {
     'multirate and remote_write, since the previous sample of the same series.',
 };
 
-/** Sampler self-monitoring, read from Sampler.stats(). */
-export const SAMPLER_METRICS: readonly (MetricInfo & { value: (stats: SamplerStats) => number })[] = [
-  { name: 'wattmeter_sampler_ticks_total', type: 'counter', help: 'Ticks the sampler thread recorded.', value: (s) => s.ticks },
-  {
-    name: 'wattmeter_sampler_dropped_ticks_total',
-    type: 'counter',
-    help: 'Ticks lost because the ring buffer was full (drained too late).',
-    value: (s) => s.dropped,
-  },
-  {
-    name: 'wattmeter_sampler_overruns_total',
-    type: 'counter',
-    help: 'Sampling deadlines missed entirely (the thread woke more than one period late).',
-    value: (s) => s.overruns,
-  },
-  { name: 'wattmeter_sampler_read_errors_total', type: 'counter', help: 'Failed counter reads.', value: (s) => s.readErrors },
-  {
-    name: 'wattmeter_sampler_lateness_p50_seconds',
-    type: 'gauge',
-    help: 'Median lateness of the sampler thread behind its deadlines.',
-    value: (s) => s.latenessUs.p50 / 1e6,
-  },
-  {
-    name: 'wattmeter_sampler_lateness_p99_seconds',
-    type: 'gauge',
-    help: '99th percentile lateness of the sampler thread behind its deadlines.',
-    value: (s) => s.latenessUs.p99 / 1e6,
-  },
-  {
-    name: 'wattmeter_sampler_lateness_max_seconds',
-    type: 'gauge',
-    help: 'Largest lateness of the sampler thread behind its deadlines.',
-    value: (s) => s.latenessUs.max / 1e6,
-  },
-  { name: 'wattmeter_sampler_rate_hertz', type: 'gauge', help: 'Configured sampling rate.', value: (s) => s.rateHz },
-];
+/** Sampler self-monitoring: the metrics declared with the stats fields they read. */
+export const SAMPLER_METRICS: readonly (MetricInfo & { value: (stats: SamplerStats) => number })[] = Object.entries(
+  STATS_FIELDS,
+).flatMap(([key, spec]) =>
+  ('metrics' in spec ? spec.metrics : []).map(({ name, type, help, ...unit }: StatsMetric) => ({
+    name,
+    type,
+    help,
+    value: (stats: SamplerStats) => {
+      const field = stats[key as keyof SamplerStats] as number | Lateness;
+      const value = unit.part === undefined ? (field as number) : (field as Lateness)[unit.part];
+      return unit.divideBy === undefined ? value : value / unit.divideBy;
+    },
+  })),
+);
 
 export const MULTIRATE_SAMPLES_SERVED: MetricInfo = {
   name: 'wattmeter_multirate_samples_served_total',
