@@ -4,12 +4,12 @@ import test from 'ava';
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { promisify } from 'node:util';
-import { ENV, SAMPLER_OPTIONS, optionsFromEnv, parseOptions, resolveSamplerOptions, resolveSourceOptions } from '../lib/options.js';
-import { CLI } from '../fixtures/cli.js';
+import { ENV, SAMPLER_OPTIONS, optionsFromEnv, parseOptions, resolveSamplerOptions, resolveSourceOptions } from '../../lib/options.js';
+import { CLI } from '../../fixtures/cli.js';
 
 /** The rows of the first table under `## Options` in README.md, as cell texts. */
 function readmeOptionRows(): string[][] {
-  const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+  const readme = readFileSync(new URL('../../../README.md', import.meta.url), 'utf8');
   const section = readme.split(/^## /m).find((s) => s.startsWith('Options\n'));
   if (!section) throw new Error('README.md has no "## Options" section');
   const rows = section.split('\n').filter((line) => line.startsWith('|'));
