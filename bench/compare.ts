@@ -4,7 +4,8 @@
 //
 //   node dist/bench/compare.js [--quick] [--out DIR] [--rapl] [--render FILE]
 //     --quick   a reduced matrix, under two minutes (what CI and test/compare.test.ts run)
-//     --out     where to write the report (default bench/results)
+//     --out     where to write the report (default bench/results; --quick: bench/results/quick,
+//               so a quick run never replaces the committed full report)
 //     --rapl    measure the host's own RAPL counters instead of a fake powercap tree at
 //               known watts (accuracy and the burst are then not measured)
 //     --render  run nothing: redraw the report and charts from an earlier compare.json
@@ -78,7 +79,8 @@ function load(file: string): Comparison {
   return comparison;
 }
 
-const outDir = path.resolve(args.out ?? path.join(ROOT, 'bench/results'));
+// A quick run never replaces the committed full report.
+const outDir = path.resolve(args.out ?? path.join(ROOT, args.quick ? 'bench/results/quick' : 'bench/results'));
 const comparison = args.render ? load(args.render) : await run();
 mkdirSync(outDir, { recursive: true });
 writeFileSync(path.join(outDir, 'compare.json'), `${JSON.stringify(comparison, null, 1)}\n`);

@@ -1,39 +1,66 @@
 #!/usr/bin/env node
-// The `wattmeter` command: read the counters, sample live, benchmark the sampler.
+// The `wattmeter` command: read the counters, sample live, benchmark the sampler, run an
+// exporter.
 import { parseArgs } from 'node:util';
 import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { windowPowerWatts, type Batch } from './batch.js';
 import { listDomains, readOnce } from './domains.js';
 import { WattmeterError, usageError } from './errors.js';
-import { flagAndEnvNames, flagNames, parseArgsOptions, usageLines } from './option-table.js';
+import { flagAndEnvNames, flagNames, parseArgsOptions, textsFromEnv, usageLines } from './option-table.js';
 import { SAMPLER_OPTIONS, optionsFromEnv, parseNumber, parseOptions, resolveSamplerOptions, type SamplerOptions } from './options.js';
 import { openSampler, type Sampler } from './sampler.js';
+import { EXPORTER_OPTIONS } from './exporters/env.js';
+import { EXPORTERS, exporterKind, runExporter } from './cli/export.js';
 
-const USAGE = `Usage: wattmeter <command> [options]
-
-Commands:
+const COMMANDS = `Commands:
   domains [--json]                 the energy domains found, with source and path
   read [--json]                    one reading of every counter, in joules
   sample [--rate HZ] [--duration S] [--format table|csv|jsonl]
                                    live power (table) or every tick (csv, jsonl)
   bench [--rate HZ] [--duration S] [--json]
                                    sample rate, timing jitter and CPU cost of the sampler
-
-Options (each also an environment variable):
-${usageLines(SAMPLER_OPTIONS).join('\n')}
-  --duration S                       seconds to run (sample: until Ctrl-C; bench: 10)
-  -h, --help, --version
+  export ${EXPORTERS.join('|')} [--host A] [--port P] ...
+                                   run a Prometheus exporter until stopped
 `;
+
+const SAMPLER_HELP = `Sampler options (each also an environment variable):
+${usageLines(SAMPLER_OPTIONS).join('\n')}
+`;
+
+const USAGE = `Usage: wattmeter <command> [options]
+
+${COMMANDS}
+${SAMPLER_HELP}  -h, --help                         this text; \`wattmeter <command> --help\` for a command's own
+  --version
+`;
+
+const EXPORT_USAGE = `Usage: wattmeter export ${EXPORTERS.join('|')} [options]
+
+Runs one of the three Prometheus exporters until SIGINT or SIGTERM:
+  simple        one value per series per scrape (GET /metrics)
+  multirate     every sample of the last window, timestamped, to every scrape
+  remote-write  every sample pushed to a remote-write receiver (--url)
+
+Exporter options (each also an environment variable):
+${usageLines(EXPORTER_OPTIONS).join('\n')}
+  (no flag, environment only, as a command line is visible to every user:
+   WATTMETER_REMOTE_WRITE_BEARER_TOKEN, or _USERNAME and _PASSWORD)
+  --duration S                       stop after S seconds (default: run until stopped)
+
+${SAMPLER_HELP}`;
 
 const FLAGS = {
   ...parseArgsOptions(SAMPLER_OPTIONS),
+  ...parseArgsOptions(EXPORTER_OPTIONS),
   duration: { type: 'string' },
   format: { type: 'string' },
   json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean' },
 } as const;
+
+const EXPORTER_FLAGS = Object.keys(parseArgsOptions(EXPORTER_OPTIONS));
 
 /** Flag name for each option, so errors name what the user typed. */
 const OPTION_FLAGS = flagNames(SAMPLER_OPTIONS);
@@ -229,28 +256,55 @@ function version(): string {
   return pkg.version;
 }
 
+async function exportCommand(flags: Flags, [name]: string[]): Promise<void> {
+  const kind = exporterKind(name);
+  const flagged = Object.fromEntries(
+    Object.entries(EXPORTER_OPTIONS).flatMap(([key, spec]) => {
+      const value = 'flag' in spec ? flags[spec.flag.slice(2) as keyof Flags] : undefined;
+      return value === undefined ? [] : [[key, String(value)]];
+    }),
+  );
+  const settings = { texts: { ...textsFromEnv(EXPORTER_OPTIONS, process.env), ...flagged }, names: flagAndEnvNames(EXPORTER_OPTIONS) };
+  await runExporter(kind, samplerOptions(flags), settings, durationS(flags, Infinity), warn);
+}
+
+interface Command {
+  run(flags: Flags, args: string[]): void | Promise<void>;
+  /** The flags it takes besides the sampler's, --help and --version. */
+  flags: readonly string[];
+  /** Positional arguments it takes. */
+  args?: number;
+  usage?: string;
+}
+
+const COMMAND_TABLE: Record<string, Command> = {
+  domains: { run: domainsCommand, flags: ['json'] },
+  read: { run: readCommand, flags: ['json'] },
+  sample: { run: sampleCommand, flags: ['duration', 'format'] },
+  bench: { run: benchCommand, flags: ['duration', 'json'] },
+  export: { run: exportCommand, flags: ['duration', ...EXPORTER_FLAGS], args: 1, usage: EXPORT_USAGE },
+};
+
+const SHARED_FLAGS = new Set([...Object.keys(parseArgsOptions(SAMPLER_OPTIONS)), 'help', 'version']);
+
 export async function main(argv: string[]): Promise<number> {
   const { values: flags, positionals } = parseCommandLine(argv);
   if (flags.version) {
     console.log(version());
     return 0;
   }
-  const [command, ...extra] = positionals;
-  if (flags.help || command === 'help') {
-    process.stdout.write(USAGE);
+  const [name, ...args] = positionals;
+  const command = name === undefined ? undefined : COMMAND_TABLE[name];
+  if (flags.help || name === 'help') {
+    process.stdout.write(command?.usage ?? USAGE);
     return 0;
   }
-  if (command === undefined) throw usageError(`No command given.\n${USAGE}`);
-  if (extra.length > 0) throw usageError(`Unexpected argument "${extra[0]}". Run \`wattmeter --help\` for usage.`);
-  const commands: Record<string, (flags: Flags) => void | Promise<void>> = {
-    domains: domainsCommand,
-    read: readCommand,
-    sample: sampleCommand,
-    bench: benchCommand,
-  };
-  const run = commands[command];
-  if (!run) throw usageError(`Unknown command "${command}". Commands: ${Object.keys(commands).join(', ')}.`);
-  await run(flags);
+  if (name === undefined) throw usageError(`No command given.\n${USAGE}`);
+  if (!command) throw usageError(`Unknown command "${name}". Commands: ${Object.keys(COMMAND_TABLE).join(', ')}.`);
+  if (args.length > (command.args ?? 0)) throw usageError(`Unexpected argument "${args[command.args ?? 0]}". Run \`wattmeter ${name} --help\` for usage.`);
+  const foreign = Object.keys(flags).filter((flag) => !SHARED_FLAGS.has(flag) && !command.flags.includes(flag));
+  if (foreign.length > 0) throw usageError(`--${foreign[0]} is not an option of \`wattmeter ${name}\`. Run \`wattmeter ${name} --help\` for usage.`);
+  await command.run(flags, args);
   return 0;
 }
 

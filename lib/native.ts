@@ -64,6 +64,8 @@ export interface NativeSampler {
 }
 
 export interface NativeAddon {
+  /** prctl(PR_SET_NO_NEW_PRIVS): once set, nothing executed may gain privileges. */
+  noNewPrivileges(): void;
   discover(options: NativeOptions): NativeDiscovery;
   readOnce(options: NativeOptions): NativeReading;
   Sampler: new (options: NativeSamplerOptions) => NativeSampler;

@@ -2,6 +2,7 @@
 // and /dev/cpu/*/msr at open(), so descriptors opened before the drop keep reading.
 import { readFileSync } from 'node:fs';
 import { WattmeterError } from './errors.js';
+import { addon } from './native.js';
 
 interface PasswdEntry {
   name: string;
@@ -18,7 +19,10 @@ function findUser(user: string): PasswdEntry | undefined {
   return undefined;
 }
 
-/** Switches the whole process to `user` (a name or a numeric uid): groups first, then the uid. */
+/**
+ * Switches the whole process to `user` (a name or a numeric uid): groups first, then the
+ * uid; then no_new_privs, so nothing it runs later can become root again.
+ */
 export function dropPrivileges(user: string): void {
   const fail = (why: string, cause?: unknown) =>
     new WattmeterError(`Cannot switch to user "${user}" (WATTMETER_USER / --user): ${why}`, { cause });
@@ -34,4 +38,5 @@ export function dropPrivileges(user: string): void {
   } catch (error) {
     throw fail((error as Error).message, error);
   }
+  addon().noNewPrivileges();
 }

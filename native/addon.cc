@@ -2,7 +2,9 @@
 // Per-environment by construction (Napi::Addon, no globals), so the addon can be loaded
 // by several worker threads at once.
 #include <napi.h>
+#include <sys/prctl.h>
 
+#include <cerrno>
 #include <cstdint>
 #include <memory>
 #include <stdexcept>
@@ -316,6 +318,7 @@ class WattmeterAddon : public Napi::Addon<WattmeterAddon> {
     DefineAddon(exports, {
                              InstanceMethod<&WattmeterAddon::discoverDomains>("discover", napi_enumerable),
                              InstanceMethod<&WattmeterAddon::readOnce>("readOnce", napi_enumerable),
+                             InstanceMethod<&WattmeterAddon::noNewPrivileges>("noNewPrivileges", napi_enumerable),
                              InstanceValue("Sampler", SamplerWrap::define(env), napi_enumerable),
                              InstanceValue("MAX_RATE_HZ", Napi::Number::New(env, kMaxRateHz), napi_enumerable),
                              InstanceValue("OPTION_KEYS", stringArray(env, optionKeys()), napi_enumerable),
@@ -324,6 +327,14 @@ class WattmeterAddon : public Napi::Addon<WattmeterAddon> {
   }
 
  private:
+  // After switching user: nothing the process executes may gain privileges again
+  // (set-user-ID programs, file capabilities). Node has no call for PR_SET_NO_NEW_PRIVS.
+  void noNewPrivileges(const Napi::CallbackInfo& info) {
+    guarded(info.Env(), [] {
+      if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) throw errnoError(errno, "prctl(PR_SET_NO_NEW_PRIVS)");
+    });
+  }
+
   Napi::Value discoverDomains(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     return guarded(env, [&]() -> Napi::Value { return discoveryObject(env, discover(parseOptions(objectArgument(info)))); });

@@ -146,7 +146,8 @@ test('the exporters get the powercap tree read-only and no capability beyond swi
     t.true(service.read_only, name);
     t.is(service.environment.WATTMETER_SYSFS_ROOT, '/host/sys', name);
     t.is(service.environment.WATTMETER_USER, 'node', name);
-    t.deepEqual(service.command, ['node', `dist/examples/${name}.js`], name);
+    t.deepEqual(service.command, ['node', 'dist/lib/cli.js', 'export', name], name);
+    t.is(service.environment.WATTMETER_HOST, '0.0.0.0', name); // reachable on the private network only
   }
   t.is(config.services.simple.environment.WATTMETER_PORT, '9091');
   t.is(config.services.multirate.environment.WATTMETER_PORT, '9092');

@@ -1,5 +1,5 @@
 // The stack, run natively as the containers run it (no Docker engine here): Prometheus on
-// the configuration prometheus/write-config.sh writes, the three examples as root
+// the configuration prometheus/write-config.sh writes, the three exporters as root
 // dropping to an unprivileged user, on a root-only fake powercap tree. Then every query
 // of the Grafana dashboard, its variables and $__rate_interval substituted as Grafana
 // does, must return data.
@@ -37,9 +37,9 @@ interface Dashboard {
 
 const dashboard = JSON.parse(readFileSync(path.join(ROOT, 'grafana/dashboards/wattmeter.json'), 'utf8')) as Dashboard;
 
-/** One example as its container runs it: `node dist/examples/<name>.js`, started as root. */
+/** One exporter as its container runs it: `node dist/lib/cli.js export <name>`, started as root. */
 function startExample(name: string, readyUrl: string, env: NodeJS.ProcessEnv): Promise<Server> {
-  return startServer(process.execPath, [path.join(ROOT, 'dist/examples', `${name}.js`)], readyUrl, { env: cleanEnv(env) });
+  return startServer(process.execPath, [path.join(ROOT, 'dist/lib/cli.js'), 'export', name], readyUrl, { env: cleanEnv(env) });
 }
 
 interface PromResult<Data> {

@@ -1,7 +1,7 @@
 // The runtime stage of docker/Dockerfile, replayed natively (no Docker engine here): its
 // RUN commands run in a temporary directory standing for /app, its COPY lines copy from
 // this checkout (the build stage runs `npm run build` on the same sources), then each
-// example starts from that directory alone. This catches a runtime that misses a file or
+// exporter starts from that directory alone. This catches a runtime that misses a file or
 // needs a development dependency, which the image would only show when it runs.
 import test from 'ava';
 import { execFile } from 'node:child_process';
@@ -82,16 +82,16 @@ async function replay(stage: Instruction[], app: string): Promise<{ env: Record<
   return { env, cmd };
 }
 
-test('the runtime stage holds everything the three examples need, and nothing from the build', async (t) => {
+test('the runtime stage holds everything the three exporters need, and nothing from the build', async (t) => {
   t.timeout(110_000); // npm ci downloads the production dependencies
-  const app = tempRoot('wattmeter-image-'); // traversable: the examples drop to nobody
+  const app = tempRoot('wattmeter-image-'); // traversable: the exporters drop to nobody
   const sysfs = tempRoot();
   t.teardown(() => {
     removeRoot(app);
     removeRoot(sysfs);
   });
   const { env, cmd } = await replay(runtimeStage(readFileSync(path.join(ROOT, 'docker/Dockerfile'), 'utf8')), app);
-  t.deepEqual(cmd, ['node', 'dist/examples/simple.js']);
+  t.deepEqual(cmd, ['node', 'dist/lib/cli.js', 'export', 'simple']);
   t.is(env.WATTMETER_USER, 'node');
 
   const installed = JSON.parse(readFileSync(path.join(app, 'package.json'), 'utf8')) as { devDependencies: Record<string, string> };
@@ -113,10 +113,11 @@ test('the runtime stage holds everything the three examples need, and nothing fr
     WATTMETER_SOURCE: 'powercap',
     WATTMETER_HOST: '127.0.0.1',
   };
-  for (const example of ['simple', 'multirate']) {
+  const cli = path.join(app, 'dist/lib/cli.js');
+  for (const exporter of ['simple', 'multirate']) {
     const port = await freePort();
     const url = `http://127.0.0.1:${port}/metrics`;
-    const server = await startServer(process.execPath, [path.join(app, `dist/examples/${example}.js`)], url, {
+    const server = await startServer(process.execPath, [cli, 'export', exporter], url, {
       env: { ...baseEnv, WATTMETER_PORT: String(port) },
     });
     t.teardown(() => server.stop());
@@ -126,7 +127,7 @@ test('the runtime stage holds everything the three examples need, and nothing fr
       await sleep(100);
       body = await (await fetch(url)).text();
     }
-    t.regex(body, /^wattmeter_energy_joules_total\{/m, example);
+    t.regex(body, /^wattmeter_energy_joules_total\{/m, exporter);
   }
 
   // remote-write pushes to a receiver that accepts everything (204) and counts the pushes.
@@ -142,7 +143,7 @@ test('the runtime stage holds everything the three examples need, and nothing fr
   receiver.listen(receiverPort, '127.0.0.1');
   t.teardown(() => receiver.close());
   // It serves nothing: "ready" at once (the receiver answers); the loop waits for a push.
-  const pusher = await startServer(process.execPath, [path.join(app, 'dist/examples/remote-write.js')], `http://127.0.0.1:${receiverPort}/`, {
+  const pusher = await startServer(process.execPath, [cli, 'export', 'remote-write'], `http://127.0.0.1:${receiverPort}/`, {
     env: { ...baseEnv, WATTMETER_REMOTE_WRITE_URL: `http://127.0.0.1:${receiverPort}/api/v1/write`, WATTMETER_PUSH_INTERVAL_MS: '200' },
   });
   t.teardown(() => pusher.stop());

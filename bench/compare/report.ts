@@ -179,7 +179,7 @@ ${machine(c)}
 ## Method
 
 Each cell of the matrix (sampling rate x scrape or push interval) runs the three strategies side by side on the same
-counters: each exporter is its example program (\`node dist/examples/<name>.js\`, configured by the environment) in its
+counters: each exporter is its own process (\`wattmeter export <name>\`, configured by the environment) in its
 own process, with its own Prometheus ${c.machine.prometheus} started through \`prometheus/entrypoint.sh\` on the
 configuration \`prometheus/write-config.sh\` writes (scrape interval and timeout = the cell's interval; remote write pushes
 at the same interval), each link through a loopback relay that counts the bytes. The counters: ${

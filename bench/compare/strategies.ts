@@ -1,5 +1,5 @@
-// The three strategies under comparison, each run as its own example program
-// (`node dist/examples/<name>.js`, configured by the environment as a user runs it), so
+// The three strategies under comparison, each run as its own exporter process
+// (`wattmeter export <name>`, configured by the environment as an operator runs it), so
 // that its CPU time and memory are its own process's.
 import path from 'node:path';
 import { cleanEnv, startServer, type Server } from '../../fixtures/servers.js';
@@ -10,8 +10,8 @@ import type { StrategyName } from '../../fixtures/compare-report.js';
 export interface Strategy {
   /** The value of the `exporter` label. */
   name: StrategyName;
-  /** dist/examples/<example>.js */
-  example: string;
+  /** `wattmeter export <exporter>` */
+  exporter: string;
   /** Scraped by Prometheus (true) or pushing to it (false). */
   pull: boolean;
   /**
@@ -30,9 +30,9 @@ export interface Strategy {
 const perTick = (rateHz: number) => Math.max(1, 1000 / rateHz);
 
 export const STRATEGIES: readonly Strategy[] = [
-  { name: 'simple', example: 'simple', pull: true, powerWindowMs: () => 1000, spacingMs: (_, intervalS) => 1000 * intervalS },
-  { name: 'multirate', example: 'multirate', pull: true, powerWindowMs: (previous, ms) => ms - previous, spacingMs: perTick },
-  { name: 'remote_write', example: 'remote-write', pull: false, powerWindowMs: (previous, ms) => ms - previous, spacingMs: perTick },
+  { name: 'simple', exporter: 'simple', pull: true, powerWindowMs: () => 1000, spacingMs: (_, intervalS) => 1000 * intervalS },
+  { name: 'multirate', exporter: 'multirate', pull: true, powerWindowMs: (previous, ms) => ms - previous, spacingMs: perTick },
+  { name: 'remote_write', exporter: 'remote-write', pull: false, powerWindowMs: (previous, ms) => ms - previous, spacingMs: perTick },
 ];
 
 /** write-config.sh's targets for a Prometheus that serves this strategy alone. */
@@ -60,7 +60,7 @@ export interface RunningExporter {
   server: Server;
 }
 
-/** Starts one example program and waits until it serves (or, for remote write, until its receiver is up). */
+/** Starts one exporter process and waits until it serves (or, for remote write, until its receiver is up). */
 export async function startExporter(strategy: Strategy, settings: ExporterSettings): Promise<RunningExporter> {
   const { port } = settings;
   const env: NodeJS.ProcessEnv = {
@@ -76,7 +76,7 @@ export async function startExporter(strategy: Strategy, settings: ExporterSettin
         }),
   };
   const readyUrl = strategy.pull ? `http://127.0.0.1:${port}/metrics` : settings.readyUrl;
-  const program = path.join(ROOT, 'dist/examples', `${strategy.example}.js`);
-  const server = await startServer(process.execPath, [program], readyUrl, { env: cleanEnv(env) });
+  const cli = path.join(ROOT, 'dist/lib/cli.js');
+  const server = await startServer(process.execPath, [cli, 'export', strategy.exporter], readyUrl, { env: cleanEnv(env) });
   return { server };
 }

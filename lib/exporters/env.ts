@@ -1,9 +1,11 @@
-// The exporters' environment variables (the sampler's own, such as WATTMETER_RATE_HZ, are
-// read by optionsFromEnv), declared once in EXPORTER_OPTIONS. A missing or malformed value
-// is a usage error at start.
+// The exporters' settings (the sampler's own, such as WATTMETER_RATE_HZ, are read by
+// optionsFromEnv), declared once in EXPORTER_OPTIONS: each an environment variable, most
+// also a flag of `wattmeter export`. A missing or malformed value is a usage error at
+// start that names the variable or flag it came from. Secrets have no flag: a command line
+// is visible to every user of the machine (ps).
 import { hostname } from 'node:os';
 import { usageError } from '../errors.js';
-import { envNames, parseTexts, textsFromEnv, type OptionSpec, type OptionValues } from '../option-table.js';
+import { envNames, parseTexts, textsFromEnv, type OptionNames, type OptionSpec, type OptionTexts, type OptionValues } from '../option-table.js';
 import type { MetricsServerOptions } from '../prometheus/http.js';
 import type { MultirateExporterOptions } from './multirate.js';
 import type { RemoteWriteAuth, RemoteWriteOptions } from './remote-write.js';
@@ -12,9 +14,11 @@ export const DEFAULT_PORTS = { simple: 9091, multirate: 9092 } as const;
 
 // An empty value counts as unset everywhere here, as most shells make that easy.
 export const EXPORTER_OPTIONS = {
-  host: { env: 'WATTMETER_HOST', kind: 'string', emptyIsUnset: true, defaultDoc: 'all interfaces', help: 'address to listen on' },
+  host: { env: 'WATTMETER_HOST', flag: '--host', metavar: 'ADDRESS', kind: 'string', emptyIsUnset: true, defaultDoc: '127.0.0.1', help: 'address to listen on' },
   port: {
     env: 'WATTMETER_PORT',
+    flag: '--port',
+    metavar: 'PORT',
     kind: 'number',
     integer: true,
     min: 0,
@@ -25,6 +29,8 @@ export const EXPORTER_OPTIONS = {
   },
   multirateWindowMs: {
     env: 'WATTMETER_MULTIRATE_WINDOW_MS',
+    flag: '--window-ms',
+    metavar: 'MS',
     kind: 'number',
     integer: true,
     min: 1000,
@@ -32,9 +38,11 @@ export const EXPORTER_OPTIONS = {
     emptyIsUnset: true,
     help: 'how long the multirate exporter keeps samples for scrapers',
   },
-  remoteWriteUrl: { env: 'WATTMETER_REMOTE_WRITE_URL', kind: 'string', emptyIsUnset: true, help: 'where to push (required)' },
+  remoteWriteUrl: { env: 'WATTMETER_REMOTE_WRITE_URL', flag: '--url', metavar: 'URL', kind: 'string', emptyIsUnset: true, help: 'remote write: where to push (required)' },
   pushIntervalMs: {
     env: 'WATTMETER_PUSH_INTERVAL_MS',
+    flag: '--push-interval-ms',
+    metavar: 'MS',
     kind: 'number',
     integer: true,
     min: 10,
@@ -45,8 +53,8 @@ export const EXPORTER_OPTIONS = {
   bearerToken: { env: 'WATTMETER_REMOTE_WRITE_BEARER_TOKEN', kind: 'string', emptyIsUnset: true, help: 'bearer token for the receiver' },
   username: { env: 'WATTMETER_REMOTE_WRITE_USERNAME', kind: 'string', emptyIsUnset: true, help: 'basic auth user' },
   password: { env: 'WATTMETER_REMOTE_WRITE_PASSWORD', kind: 'string', emptyIsUnset: true, help: 'basic auth password' },
-  job: { env: 'WATTMETER_JOB', kind: 'string', emptyIsUnset: true, default: 'wattmeter', help: 'the job label' },
-  instance: { env: 'WATTMETER_INSTANCE', kind: 'string', emptyIsUnset: true, defaultDoc: 'the host name', help: 'the instance label' },
+  job: { env: 'WATTMETER_JOB', flag: '--job', metavar: 'NAME', kind: 'string', emptyIsUnset: true, default: 'wattmeter', help: 'remote write: the job label' },
+  instance: { env: 'WATTMETER_INSTANCE', flag: '--instance', metavar: 'NAME', kind: 'string', emptyIsUnset: true, defaultDoc: 'the host name', help: 'remote write: the instance label' },
 } as const satisfies Record<string, OptionSpec>;
 
 type Table = typeof EXPORTER_OPTIONS;
@@ -55,15 +63,30 @@ export const EXPORTER_ENV = envNames(EXPORTER_OPTIONS);
 
 type Env = NodeJS.ProcessEnv;
 
-/** These variables, parsed; an error names the variable. */
-function fromEnv<K extends keyof Table>(env: Env, keys: readonly K[]): Pick<OptionValues<Table>, K> {
-  const texts = textsFromEnv(EXPORTER_OPTIONS, env);
-  return parseTexts(EXPORTER_OPTIONS, Object.fromEntries(keys.map((key) => [key, texts[key]])), EXPORTER_ENV);
+/** Where the settings come from: their texts, and what to call each one in an error. */
+export interface ExporterSettings {
+  texts: OptionTexts<Table>;
+  names: OptionNames<Table>;
 }
 
-/** WATTMETER_HOST (default: all interfaces) and WATTMETER_PORT. */
+/** The settings in the environment; errors name the variables. */
+export function settingsFromEnv(env: Env = process.env): ExporterSettings {
+  return { texts: textsFromEnv(EXPORTER_OPTIONS, env), names: EXPORTER_ENV };
+}
+
+/** These settings, parsed. */
+function read<K extends keyof Table>(settings: ExporterSettings, keys: readonly K[]): Pick<OptionValues<Table>, K> {
+  const texts = Object.fromEntries(keys.map((key) => [key, settings.texts[key]]));
+  return parseTexts(EXPORTER_OPTIONS, texts, settings.names);
+}
+
+/** WATTMETER_HOST (default 127.0.0.1) and WATTMETER_PORT. */
 export function serverOptionsFromEnv(defaultPort: number, env: Env = process.env): MetricsServerOptions {
-  const { host, port } = fromEnv(env, ['host', 'port']);
+  return serverOptions(settingsFromEnv(env), defaultPort);
+}
+
+export function serverOptions(settings: ExporterSettings, defaultPort: number): MetricsServerOptions {
+  const { host, port } = read(settings, ['host', 'port']);
   return { host, port: port ?? defaultPort };
 }
 
@@ -72,36 +95,42 @@ export function serverOptionsFromEnv(defaultPort: number, env: Env = process.env
  * 10 min; the window is kept in memory, about 6 MB per domain for 30 s at 1 kHz).
  */
 export function multirateOptionsFromEnv(env: Env = process.env): Omit<MultirateExporterOptions, 'sampler'> {
-  return {
-    ...serverOptionsFromEnv(DEFAULT_PORTS.multirate, env),
-    windowMs: fromEnv(env, ['multirateWindowMs']).multirateWindowMs,
-  };
+  return multirateOptions(settingsFromEnv(env));
+}
+
+export function multirateOptions(settings: ExporterSettings): Omit<MultirateExporterOptions, 'sampler'> {
+  return { ...serverOptions(settings, DEFAULT_PORTS.multirate), windowMs: read(settings, ['multirateWindowMs']).multirateWindowMs };
 }
 
 /** WATTMETER_REMOTE_WRITE_URL (required), the push interval, auth, job and instance. */
-export function remoteWriteOptionsFromEnv(
-  env: Env = process.env,
-): Pick<RemoteWriteOptions, 'url' | 'pushIntervalMs' | 'auth' | 'job' | 'instance'> {
-  const { remoteWriteUrl: url } = fromEnv(env, ['remoteWriteUrl']);
+export function remoteWriteOptionsFromEnv(env: Env = process.env): RemoteWriteSettings {
+  return remoteWriteOptions(settingsFromEnv(env));
+}
+
+type RemoteWriteSettings = Pick<RemoteWriteOptions, 'url' | 'pushIntervalMs' | 'auth' | 'job' | 'instance'>;
+
+export function remoteWriteOptions(settings: ExporterSettings): RemoteWriteSettings {
+  const name = (key: keyof Table) => settings.names[key] ?? key;
+  const { remoteWriteUrl: url } = read(settings, ['remoteWriteUrl']);
   if (url === undefined) {
-    throw usageError(`${EXPORTER_ENV.remoteWriteUrl} is required, e.g. http://localhost:9090/api/v1/write`);
+    throw usageError(`${name('remoteWriteUrl')} is required, e.g. http://localhost:9090/api/v1/write`);
   }
   const parsed = URL.canParse(url) ? new URL(url) : undefined;
   if (parsed?.protocol !== 'http:' && parsed?.protocol !== 'https:') {
-    throw usageError(`${EXPORTER_ENV.remoteWriteUrl} must be an http:// or https:// URL; got "${url}".`);
+    throw usageError(`${name('remoteWriteUrl')} must be an http:// or https:// URL; got "${url}".`);
   }
-  const { pushIntervalMs, job, instance } = fromEnv(env, ['pushIntervalMs', 'job', 'instance']);
+  const { pushIntervalMs, job, instance } = read(settings, ['pushIntervalMs', 'job', 'instance']);
   return {
     url,
     pushIntervalMs,
-    auth: authFromEnv(env),
+    auth: auth(settings),
     job: job ?? EXPORTER_OPTIONS.job.default,
     instance: instance ?? hostname(),
   };
 }
 
-function authFromEnv(env: Env): RemoteWriteAuth | undefined {
-  const { bearerToken, username, password } = fromEnv(env, ['bearerToken', 'username', 'password']);
+function auth(settings: ExporterSettings): RemoteWriteAuth | undefined {
+  const { bearerToken, username, password } = read(settings, ['bearerToken', 'username', 'password']);
   if (bearerToken !== undefined && (username !== undefined || password !== undefined)) {
     throw usageError(`Set either ${EXPORTER_ENV.bearerToken} or ${EXPORTER_ENV.username}/${EXPORTER_ENV.password}, not both.`);
   }

@@ -28,7 +28,7 @@ function imports(file: string): string[] {
 function layer(file: string): string {
   const [top, second] = file.split(path.sep);
   if (top !== 'lib') return top;
-  if (second === 'cli.ts' || second === 'index.ts') return 'lib/entry';
+  if (second === 'cli.ts' || second === 'cli' || second === 'index.ts') return 'lib/entry';
   return second.endsWith('.ts') ? 'lib/core' : `lib/${second}`;
 }
 

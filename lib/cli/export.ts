@@ -1,0 +1,93 @@
+// `wattmeter export simple|multirate|remote-write`: the exporters as an operator runs them,
+// every setting a flag or an environment variable. When WATTMETER_USER is set, the
+// counters are opened and the port bound as root first, then the process switches user,
+// so a port below 1024 works too.
+import type { SamplerOptions } from '../options.js';
+import { openSampler } from '../sampler.js';
+import { dropPrivileges } from '../privileges.js';
+import { usageError } from '../errors.js';
+import { startSimpleExporter } from '../exporters/simple.js';
+import { startMultirateExporter } from '../exporters/multirate.js';
+import { startRemoteWriteExporter } from '../exporters/remote-write.js';
+import { DEFAULT_PORTS, multirateOptions, remoteWriteOptions, serverOptions, type ExporterSettings } from '../exporters/env.js';
+
+export const EXPORTERS = ['simple', 'multirate', 'remote-write'] as const;
+export type ExporterKind = (typeof EXPORTERS)[number];
+
+export function exporterKind(name: string | undefined): ExporterKind {
+  if ((EXPORTERS as readonly (string | undefined)[]).includes(name)) return name as ExporterKind;
+  throw usageError(
+    name === undefined
+      ? `Which exporter? wattmeter export ${EXPORTERS.join('|')}.`
+      : `Unknown exporter "${name}": choose one of ${EXPORTERS.join(', ')}.`,
+  );
+}
+
+interface Running {
+  describe: string;
+  close(): Promise<unknown>;
+  summary?(): string;
+}
+
+/**
+ * Runs an exporter until SIGINT or SIGTERM (or `seconds`), then stops it cleanly: remote
+ * write pushes what is left first, within its close timeout.
+ */
+export async function runExporter(
+  kind: ExporterKind,
+  { user, ...sampling }: SamplerOptions,
+  settings: ExporterSettings,
+  seconds: number,
+  warn: (lines: readonly string[]) => void,
+): Promise<void> {
+  const sampler = openSampler(sampling);
+  warn(sampler.warnings);
+  let running: Running;
+  try {
+    running = await start(kind, sampler, settings, (error) => warn([error.message]));
+    if (user) dropPrivileges(user);
+  } catch (error) {
+    sampler.close();
+    throw error;
+  }
+  const domains = sampler.domains.map((d) => d.name).join(', ');
+  console.log(`wattmeter ${kind} exporter ${running.describe} (${sampler.source}: ${domains})`);
+  await new Promise<void>((resolve) => {
+    const stop = () => resolve();
+    process.once('SIGINT', stop).once('SIGTERM', stop);
+    if (Number.isFinite(seconds)) setTimeout(stop, seconds * 1000).unref();
+  });
+  await running.close();
+  sampler.close();
+  if (running.summary) console.log(running.summary());
+}
+
+async function start(
+  kind: ExporterKind,
+  sampler: ReturnType<typeof openSampler>,
+  settings: ExporterSettings,
+  onError: (error: Error) => void,
+): Promise<Running> {
+  switch (kind) {
+    case 'simple': {
+      const exporter = await startSimpleExporter({ sampler, ...serverOptions(settings, DEFAULT_PORTS.simple) });
+      return { describe: `on ${exporter.url}`, close: () => exporter.close() };
+    }
+    case 'multirate': {
+      const exporter = await startMultirateExporter({ sampler, ...multirateOptions(settings) });
+      return { describe: `on ${exporter.url}`, close: () => exporter.close() };
+    }
+    case 'remote-write': {
+      const push = remoteWriteOptions(settings);
+      const exporter = startRemoteWriteExporter({ sampler, ...push, onError });
+      return {
+        describe: `pushing to ${exporter.url.origin}${exporter.url.pathname} as job=${push.job} instance=${push.instance}`,
+        close: () => exporter.close(),
+        summary() {
+          const { sent, failed, dropped } = exporter.stats();
+          return `stopped: ${sent} samples sent, ${failed} rejected, ${dropped} dropped`;
+        },
+      };
+    }
+  }
+}

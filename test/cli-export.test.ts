@@ -1,0 +1,103 @@
+// `wattmeter export`: the three exporters as an operator runs them, configured by flags
+// or variables, stopped cleanly by a signal; as root with --user, the port is bound first.
+import test from 'ava';
+import { once } from 'node:events';
+import { createServer } from 'node:http';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { CLI, wattmeter } from '../fixtures/cli.js';
+import { energyFile, makeRootOnly } from '../fixtures/fake-rapl.js';
+import { fakeTree } from '../fixtures/prometheus.js';
+import { cleanEnv, freePort, startServer } from '../fixtures/servers.js';
+
+/** Scrapes until a line matches (the first drain comes 100 ms after start), for up to 10 s. */
+async function scrapeUntil(url: string, line: RegExp): Promise<string> {
+  let text = '';
+  for (const deadline = Date.now() + 10_000; !line.test(text) && Date.now() < deadline; await sleep(50)) {
+    text = await (await fetch(url)).text();
+  }
+  return text;
+}
+
+const exit = async (server: { child: import('node:child_process').ChildProcess }, signal: NodeJS.Signals) => {
+  const exited = once(server.child, 'exit');
+  server.child.kill(signal);
+  return (await exited)[0] as number | null;
+};
+
+for (const [kind, line] of [
+  ['simple', /^wattmeter_energy_joules_total\{domain="package-0",source="powercap",exporter="simple"\} [\d.]+$/m],
+  ['multirate', /^wattmeter_energy_joules_total\{domain="package-0",exporter="multirate",source="powercap"\} [\d.]+ \d{13}$/m],
+] as const) {
+  test(`export ${kind}: flags configure it, it serves /metrics, SIGTERM stops it with exit 0`, async (t) => {
+    const { root } = await fakeTree(t);
+    const port = await freePort();
+    const args = ['export', kind, '--sysfs-root', root, '--rate', '200', '--host', '127.0.0.1', '--port', String(port)];
+    if (kind === 'multirate') args.push('--window-ms', '5000');
+    const server = await startServer(process.execPath, [CLI, ...args], `http://127.0.0.1:${port}/metrics`, { env: cleanEnv() });
+    t.teardown(() => server.stop());
+    t.regex(server.output(), new RegExp(`^wattmeter ${kind} exporter on http://127.0.0.1:${port}/metrics \\(powercap: `, 'm'));
+    t.regex(await scrapeUntil(`http://127.0.0.1:${port}/metrics`, line), line);
+    t.is(await exit(server, 'SIGTERM'), 0, server.output());
+  });
+}
+
+test('export remote-write: pushes to --url, and on SIGINT pushes what is left and says so', async (t) => {
+  const { root } = await fakeTree(t);
+  let requests = 0;
+  const receiver = createServer((req, res) => {
+    requests++;
+    req.resume().on('end', () => res.writeHead(204).end());
+  });
+  receiver.listen(0, '127.0.0.1');
+  await once(receiver, 'listening');
+  t.teardown(() => receiver.close());
+  const url = `http://127.0.0.1:${(receiver.address() as { port: number }).port}/api/v1/write`;
+  const args = ['export', 'remote-write', '--url', `${url}?token=secret`, '--push-interval-ms', '200', '--job', 'j', '--instance', 'i'];
+  const server = await startServer(process.execPath, [CLI, ...args], `${url.replace('/api/v1/write', '')}/`, {
+    env: cleanEnv({ WATTMETER_SYSFS_ROOT: root }),
+  }).catch(() => undefined);
+  // The receiver answers 204 to anything, so "ready" is its first answer; wait for pushes.
+  t.truthy(server);
+  while (requests < 2) await sleep(50);
+  t.is(await exit(server!, 'SIGINT'), 0, server!.output());
+  t.regex(server!.output(), new RegExp(`^wattmeter remote-write exporter pushing to ${url} as job=j instance=i \\(powercap: `, 'm'));
+  t.notRegex(server!.output(), /secret/, 'the query string of the URL is not printed');
+  t.regex(server!.output(), /^stopped: [1-9]\d* samples sent, 0 rejected, 0 dropped$/m);
+});
+
+test('export: bad input is one line naming the flag or variable, exit 2', async (t) => {
+  const cases: [string[], Record<string, string>, RegExp][] = [
+    [['export'], {}, /Which exporter\? wattmeter export simple\|multirate\|remote-write/],
+    [['export', 'pull'], {}, /Unknown exporter "pull": choose one of simple, multirate, remote-write/],
+    [['export', 'remote-write'], {}, /--url \/ WATTMETER_REMOTE_WRITE_URL is required/],
+    [['export', 'simple', '--port', '70000'], {}, /--port \/ WATTMETER_PORT must be between 0 and 65535/],
+    [['export', 'simple'], { WATTMETER_PORT: 'x' }, /--port \/ WATTMETER_PORT must be a number/],
+    [['read', '--port', '9'], {}, /--port is not an option of `wattmeter read`/],
+    [['export', 'simple', 'extra'], {}, /Unexpected argument "extra"/],
+  ];
+  for (const [args, env, message] of cases) {
+    const result = await wattmeter(args, { env });
+    t.is(result.code, 2, `${args.join(' ')}: ${result.stderr}`);
+    t.regex(result.stderr, message, args.join(' '));
+    t.notRegex(result.stderr, /\n\s+at /, 'no stack trace');
+  }
+});
+
+test('export simple --user: opens the root-only counters and binds a port below 1024 as root, then runs as the user with no_new_privs', async (t) => {
+  if (process.getuid?.() !== 0) return t.pass('needs root');
+  const { root } = await fakeTree(t);
+  makeRootOnly(energyFile(root, 'intel-rapl:0'));
+  // A privileged port nobody uses on a test machine; a bind failure says so clearly.
+  const port = 1000 + Math.floor(Math.random() * 20);
+  const args = ['export', 'simple', '--sysfs-root', root, '--rate', '100', '--port', String(port), '--user', 'nobody'];
+  const server = await startServer(process.execPath, [CLI, ...args], `http://127.0.0.1:${port}/metrics`, { env: cleanEnv() });
+  t.teardown(() => server.stop());
+  const status = readFileSync(path.join('/proc', String(server.child.pid), 'status'), 'utf8');
+  t.regex(status, /^Uid:\s+65534\s+65534\s+65534\s+65534$/m);
+  t.regex(status, /^NoNewPrivs:\s+1$/m);
+  const line = /^wattmeter_energy_joules_total\{domain="package-0"/m;
+  t.regex(await scrapeUntil(`http://127.0.0.1:${port}/metrics`, line), line, 'still reading the root-only counter');
+  t.is(await exit(server, 'SIGTERM'), 0, server.output());
+});
