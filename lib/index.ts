@@ -1,4 +1,5 @@
 // The public API of wattmeter. Everything else under lib/ is internal.
+/// <reference types="node" preserve="true" />
 export {
   openSampler,
   Sampler,

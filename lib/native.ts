@@ -4,6 +4,7 @@ import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
+import { WattmeterError } from './errors.js';
 import type { NativeValues } from './options.js';
 import type { NativeStats } from './stats.js';
 
@@ -87,18 +88,73 @@ export type NativeErrorCode =
   | 'WATTMETER_NO_DOMAINS' | 'WATTMETER_BAD_FILE' | 'WATTMETER_UNSUPPORTED_CPU'
   | 'WATTMETER_PERF_EVENT_DENIED' | 'WATTMETER_NO_NVML';
 
-function addonPath(): string {
-  const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-  const candidates = [
-    process.env.WATTMETER_ADDON, // a test or a packager may point at another build
-    path.join(root, 'build', 'Release', 'wattmeter.node'),
-    path.join(root, 'build', 'wattmeter.node'),
-  ];
-  const found = candidates.find((p): p is string => !!p && existsSync(p));
-  if (!found) {
-    throw new Error(`wattmeter: the native addon is not built (looked in ${root}/build). Run \`npm install\` or \`npm run build\`.`);
+/** The Node-API version the addon is built for (NAPI_VERSION in binding.gyp and CMakeLists.txt). */
+const NAPI_VERSION = 9;
+
+/** The package's root: dist/lib/native.js -> ../.. */
+const PACKAGE_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+/** What compiling the addon from source needs, for messages. */
+export const TOOLCHAIN = 'python3, make and a C++17 compiler (g++ >= 8 or clang >= 5)';
+
+/** Where a prebuilt addon ships: linux-x64 glibc; the rest compile (see scripts/install.js). */
+export const PREBUILT_PLATFORMS = 'linux-x64 with glibc >= 2.34';
+
+/** glibc or musl on Linux (a glibc build must never load on musl); undefined elsewhere. */
+export function libc(): 'glibc' | 'musl' | undefined {
+  if (process.platform !== 'linux') return undefined;
+  const header = (process.report.getReport() as { header?: { glibcVersionRuntime?: string } }).header;
+  return header?.glibcVersionRuntime ? 'glibc' : 'musl';
+}
+
+/**
+ * The prebuilt addon for this platform, whether or not it exists: one Node-API binary
+ * serves every Node.js version that offers NAPI_VERSION.
+ */
+export function prebuiltPath(root = PACKAGE_ROOT): string {
+  const tags = [`napi${NAPI_VERSION}`, libc()].filter(Boolean).join('.');
+  return path.join(root, 'prebuilds', `${process.platform}-${process.arch}`, `wattmeter.${tags}.node`);
+}
+
+/**
+ * The addon to load, in order: WATTMETER_ADDON (a test or a packager points at another
+ * build: it must exist), a local build (developers' and `npm rebuild`'s builds win), then
+ * the prebuilt for this platform.
+ */
+export function addonPath(root = PACKAGE_ROOT, env: Record<string, string | undefined> = process.env): string {
+  const override = env.WATTMETER_ADDON;
+  if (override) {
+    if (existsSync(override)) return override;
+    throw new WattmeterError(
+      `the native addon named by WATTMETER_ADDON does not exist: looked for ${override}. ` +
+        'Point WATTMETER_ADDON at a built wattmeter.node, or unset it to use the package\'s own build ' +
+        '(`npm rebuild wattmeter` in your app compiles one).',
+      { code: 'WATTMETER_NO_ADDON' },
+    );
   }
-  return found;
+  const candidates = [path.join(root, 'build', 'Release', 'wattmeter.node'), path.join(root, 'build', 'wattmeter.node')];
+  if (Number(process.versions.napi) >= NAPI_VERSION) candidates.push(prebuiltPath(root));
+  const found = candidates.find((p) => existsSync(p));
+  if (found) return found;
+  throw new WattmeterError(
+    `the native addon is not built for ${process.platform}-${process.arch} (${libc()}, Node-API ${process.versions.napi}): ` +
+      `looked for ${candidates.join(', ')}. Run \`npm rebuild wattmeter\` in your app to compile it, ` +
+      `which needs ${TOOLCHAIN}. A prebuilt addon ships for ${PREBUILT_PLATFORMS} only.`,
+    { code: 'WATTMETER_NO_ADDON' },
+  );
+}
+
+/** Loads an addon file; an error says which file and how to get one that loads. */
+function load(file: string): NativeAddon {
+  try {
+    return createRequire(import.meta.url)(file) as NativeAddon;
+  } catch (error) {
+    throw new WattmeterError(
+      `the native addon ${file} does not load here: ${(error as Error).message.split('\n')[0]}. ` +
+        `Run \`npm rebuild wattmeter\` in your app to compile one for this machine, which needs ${TOOLCHAIN}.`,
+      { code: 'WATTMETER_BAD_ADDON', cause: error },
+    );
+  }
 }
 
 let loaded: NativeAddon | undefined;
@@ -106,8 +162,10 @@ let loaded: NativeAddon | undefined;
 /** Loads the addon on first use, so that importing the package never fails by itself. */
 export function addon(): NativeAddon {
   if (process.platform !== 'linux') {
-    throw new Error(`wattmeter: RAPL energy counters are read through Linux interfaces; this is ${process.platform}.`);
+    throw new WattmeterError(`RAPL energy counters are read through Linux interfaces; this is ${process.platform}.`, {
+      code: 'WATTMETER_UNSUPPORTED_PLATFORM',
+    });
   }
-  loaded ??= createRequire(import.meta.url)(addonPath()) as NativeAddon;
+  loaded ??= load(addonPath());
   return loaded;
 }
