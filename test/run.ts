@@ -4,7 +4,7 @@
 // the run stops before any test with one message naming them and the command to install
 // them. Arguments are passed to ava (`npm test -- dist/test/cli.test.js`).
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -69,6 +69,7 @@ if (stop) {
   process.exit(1);
 }
 const scratch = mkdtempSync(path.join(tmpdir(), 'wattmeter-tests-'));
+chmodSync(scratch, 0o755); // tests run some programs as nobody, who must reach their files
 const ava = spawn(process.execPath, [path.join(ROOT, 'node_modules', 'ava', 'entrypoints', 'cli.mjs'), ...process.argv.slice(2)], {
   cwd: ROOT,
   stdio: 'inherit',
