@@ -92,9 +92,12 @@ export function usageLines(table: OptionTable, column = 37): string[] {
     });
 }
 
+// Decimal only: Number() would also take "0x50" as 80, "0b1" as 1 and " 5 " as 5.
+const DECIMAL = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
+
 export function parseNumber(text: string, name: string, min: number, max: number): number {
   const value = Number(text);
-  if (text.trim() === '' || !Number.isFinite(value)) throw usageError(`${name} must be a number; got "${text}".`);
+  if (!DECIMAL.test(text) || !Number.isFinite(value)) throw usageError(`${name} must be a number; got "${text}".`);
   if (value < min || value > max) throw usageError(`${name} must be between ${min} and ${max}; got ${text}.`);
   return value;
 }

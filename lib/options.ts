@@ -112,7 +112,7 @@ export const SAMPLER_OPTIONS = {
   /** Ticks the ring buffer holds (default: 10 s at rateHz, at least 1024). */
   bufferCapacity: {
     group: 'sampler', env: 'WATTMETER_BUFFER_CAPACITY', flag: '--buffer-capacity', metavar: 'TICKS', native: 'capacity',
-    kind: 'number', min: 2, max: 1e9, defaultDoc: `${BUFFER_SECONDS} s of ticks, at least 1024`,
+    kind: 'number', integer: true, min: 1024, max: 1e8, defaultDoc: `${BUFFER_SECONDS} s of ticks, at least 1024`,
     help: 'ring size in ticks',
     doc: 'ring size in ticks',
   },
@@ -220,6 +220,14 @@ export function resolveSamplerOptions(options: SamplerOptions = {}, names: Optio
     throw usageError(`${name('rateHz')} must be between ${MIN_RATE_HZ} and ${MAX_RATE_HZ}; got ${rateHz}.`);
   }
   const capacity = Math.ceil(options.bufferCapacity ?? Math.max(1024, rateHz * BUFFER_SECONDS));
-  if (!(capacity >= 2)) throw usageError(`${name('bufferCapacity')} must be at least 2 ticks; got ${options.bufferCapacity}.`);
+  // The ring is drained at least once a second (the exporters' longest wait): a smaller
+  // one would drop ticks however fast its consumers are.
+  const least = Math.max(SAMPLER_OPTIONS.bufferCapacity.min, Math.ceil(rateHz));
+  const most = SAMPLER_OPTIONS.bufferCapacity.max;
+  if (!(capacity >= least && capacity <= most)) {
+    throw usageError(
+      `${name('bufferCapacity')} must be between ${least} (a second of ticks at ${rateHz} Hz, or 1024) and ${most} ticks; got ${options.bufferCapacity}.`,
+    );
+  }
   return { ...resolveSourceOptions(options, names), rateHz, capacity, realtime: options.realtime ?? SAMPLER_OPTIONS.realtime.default };
 }

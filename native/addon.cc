@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <cstdint>
 #include <memory>
+#include <new>
 #include <stdexcept>
 #include <string>
 #include <variant>
@@ -35,6 +36,11 @@ auto guarded(Napi::Env env, Body body) -> decltype(body()) {
     throw error;
   } catch (const std::invalid_argument& e) {
     throw Napi::TypeError::New(env, e.what());
+  } catch (const std::bad_alloc&) {
+    // In practice the ring, sized by the caller: say which knob turns it down.
+    Napi::Error error = Napi::Error::New(env, "not enough memory for the ring buffer: lower bufferCapacity (WATTMETER_BUFFER_CAPACITY, --buffer-capacity)");
+    error.Set("code", Napi::String::New(env, "ENOMEM"));
+    throw error;
   } catch (const std::exception& e) {
     throw Napi::Error::New(env, e.what());
   }

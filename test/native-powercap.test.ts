@@ -151,9 +151,10 @@ test('a zone that turns unreadable counts read errors; the sampler goes on and p
 test('a full ring drops ticks and counts them; the totals stay exact', async (t) => {
   const root = testRoot(t);
   const writer = await startWriter(t, fakePowercap(root, fiveZones()));
-  const m = await measureExactly(t, writer, { sysfsRoot: root, rateHz: 200, bufferCapacity: 8 }, 1000);
+  // The smallest ring allowed (1024 ticks), undrained for 2.5 s at 1 kHz.
+  const m = await measureExactly(t, writer, { sysfsRoot: root, rateHz: 1000, bufferCapacity: 1024 }, 2500);
   const stats = m.sampler.stats();
-  t.true(stats.dropped > 100, `${stats.dropped} dropped`);
+  t.true(stats.dropped > 1000, `${stats.dropped} dropped`);
   t.is(m.batch.length + stats.dropped, stats.ticks);
   for (const domain of m.sampler.domains) assertEnergy(t, m, domain.name, 1);
 });

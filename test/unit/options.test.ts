@@ -81,3 +81,14 @@ test('a check made when opening names the option as the caller set it', (t) => {
     message: /^modelMaxWatts \(20\) must not be below modelIdleWatts \(50\)/,
   });
 });
+
+test('numbers are decimal only, and the ring is at least a second of ticks and at most 1e8', (t) => {
+  for (const text of ['0x50', '0b1', ' 5 ', '5 ', '', '1_000', 'Infinity']) {
+    t.throws(() => parseOptions({ rateHz: text }), { message: /WATTMETER_RATE_HZ must be a number/ }, JSON.stringify(text));
+  }
+  t.deepEqual(parseOptions({ rateHz: '1e3', modelIdleWatts: '2.5', modelMaxWatts: '+.5e2' }), { rateHz: 1000, modelIdleWatts: 2.5, modelMaxWatts: 50 });
+  t.throws(() => resolveSamplerOptions({ bufferCapacity: 5 }), { message: /bufferCapacity must be between 1024 \(a second of ticks at 1000 Hz, or 1024\) and 100000000 ticks; got 5/ });
+  t.throws(() => resolveSamplerOptions({ rateHz: 5000, bufferCapacity: 2000 }), { message: /between 5000/ });
+  t.throws(() => parseOptions({ bufferCapacity: '1e9' }), { message: /WATTMETER_BUFFER_CAPACITY must be between 1024 and 100000000/ });
+  t.is(resolveSamplerOptions({ rateHz: 5000 }).capacity, 50_000);
+});
