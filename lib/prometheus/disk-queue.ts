@@ -73,6 +73,8 @@ const SYNC_INTERVAL_MS = 1000;
 const ACKED_FILE = 'acked.json';
 const LOCK_FILE = 'lock';
 export const MIN_QUEUE_BYTES = 64 * 1024;
+/** The directories queues of this process hold (the lock file's pid cannot tell them apart). */
+const LOCKED = new Set<string>();
 
 export interface DiskQueueStats {
   /** Bytes of the segment files. */
@@ -252,6 +254,7 @@ export class DiskQueue implements PendingSamples {
     this.#writeAcked();
     this.#closed = true;
     unlinkSync(path.join(this.dir, LOCK_FILE));
+    LOCKED.delete(this.dir);
     return 0;
   }
 
@@ -334,11 +337,12 @@ export class DiskQueue implements PendingSamples {
     const file = path.join(this.dir, LOCK_FILE);
     if (existsSync(file)) {
       const pid = Number(readFileSync(file, 'utf8'));
-      if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && isAlive(pid)) {
+      if (Number.isInteger(pid) && pid > 0 && (pid === process.pid ? LOCKED.has(this.dir) : isAlive(pid))) {
         throw usageError(`remote write: the queue directory ${this.dir} is in use by process ${pid}; give each exporter its own.`);
       }
     }
     writeFileSync(file, String(process.pid)); // a lock left by a dead process is taken over
+    LOCKED.add(this.dir);
   }
 
   // ------------------------------------------------------------------ reading

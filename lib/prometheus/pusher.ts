@@ -39,7 +39,7 @@ import { DiskQueue, MIN_QUEUE_BYTES } from './disk-queue.js';
 import type { Labels } from './metric.js';
 import { encodeWriteRequest, sortedLabels, type SeriesColumns } from './prompb.js';
 import { SampleQueue, type PendingSamples, type Series } from './queue.js';
-import { postFollowing, redactUrl, type Answer } from './request.js';
+import { postFollowing, redactUrl, sanitizeText, type Answer } from './request.js';
 
 export type RemoteWriteAuth = { bearerToken: string } | { username: string; password: string };
 
@@ -327,7 +327,7 @@ export class RemoteWritePusher {
         answer = await postFollowing(this.url, body, this.#headers, (url) => this.#agent(url), requestTimeoutMs, this.#abort.signal);
       } catch (error) {
         if (this.#abort.signal.aborted) return false;
-        failure = error instanceof Error ? error.message : String(error);
+        failure = sanitizeText(error instanceof Error ? error.message : String(error));
         if (isPlainHttpOnTlsPort(error)) {
           count('error');
           this.#stats.failed += samples;
