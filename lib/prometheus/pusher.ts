@@ -426,7 +426,7 @@ function checkNumbers(options: RemoteWritePushOptions): void {
   for (const name of COUNTS) {
     const value = options[name];
     if (value !== undefined && !(Number.isInteger(value) && value >= 1)) {
-      throw usageError(`remote write: ${name} must be a whole number, at least 1; got ${value}.`);
+      throw usageError(`remote write: ${name} must be a whole number of ${name === 'maxShards' ? 'requests' : 'samples'}, at least 1; got ${value}.`);
     }
   }
   for (const name of DURATIONS) {

@@ -196,7 +196,7 @@ test('configurations that can never work are refused at start, with a usage erro
   await refused(t, { auth: { username: 'a:b', password: 'p' } }, /cannot contain ":"/);
   await refused(t, { maxQueueBytes: 1000, queueDir: '/tmp/x' }, /at least 65536/);
   await refused(t, { maxQueueBytes: 1 << 20 }, /give queueDir too/);
-  await refused(t, { maxShards: 0 }, /maxShards must be a whole number/);
+  await refused(t, { maxShards: 0 }, /maxShards must be a whole number of requests/);
 });
 
 test('redactUrl hides user info and query values; sanitizeText makes a receiver body one safe line', (t) => {
