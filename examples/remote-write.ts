@@ -11,7 +11,7 @@ try {
   const push = remoteWriteOptionsFromEnv();
   const sampler = openSampler(optionsFromEnv());
   const exporter = startRemoteWriteExporter({ sampler, ...push, onError: (error) => console.error(error.message) });
-  console.log(`wattmeter remote write to ${push.url} as job=${push.job} instance=${push.instance}`);
+  console.log(`wattmeter remote write to ${exporter.redactedUrl} as job=${push.job} instance=${push.instance}`);
   const stop = async () => {
     await exporter.close(); // pushes what is left, for at most 5 s
     sampler.close();

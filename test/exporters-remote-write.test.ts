@@ -2,13 +2,10 @@
 // VictoriaMetrics) across an outage; the wire format, retries, the bounded queue and the
 // bounded close against a tiny scripted receiver.
 import test, { type ExecutionContext } from 'ava';
-import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
-import { createServer as createHttpsServer } from 'node:https';
-import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { uncompressSync } from 'snappy';
 import { startRemoteWriteExporter, type RemoteWriteOptions } from '../lib/index.js';
-import { decodeWriteRequest, type TimeSeries } from '../lib/prometheus/prompb.js';
+import type { TimeSeries } from '../lib/prometheus/prompb.js';
+import { scriptedReceiver, type Received } from '../fixtures/receiver.js';
 import { DOMAIN_WATTS, Prometheus, VictoriaMetrics, assertWithin, fakeMachine, type Store } from '../fixtures/prometheus.js';
 
 const receivers: [string, () => Promise<Store>][] = [
@@ -55,52 +52,6 @@ for (const [name, start] of receivers) {
     const sent = await store.queryBy('wattmeter_remote_write_samples_sent_total', 'instance');
     t.true(sent.get(name)! > 0, 'self-monitoring is pushed too');
   });
-}
-
-interface Received {
-  /** When the request's body had arrived (ms since the epoch). */
-  atMs: number;
-  url: string;
-  headers: IncomingHttpHeaders;
-  body: Buffer;
-  status: number;
-  timeseries: TimeSeries[];
-  samples: number;
-}
-
-/** A status, or a status and the response headers that go with it (made when answering). */
-type Answer = number | { status: number; headers: () => Record<string, string> };
-
-/**
- * A remote write receiver that answers the n-th request with script[n] (then 204), or
- * script(n), or never answers if the status is 0, and keeps what it received.
- */
-async function scriptedReceiver(
-  t: ExecutionContext,
-  script: Answer[] | ((n: number) => Answer) = [],
-  tls?: { key: string; cert: string },
-): Promise<{ url: string; received: Received[] }> {
-  const received: Received[] = [];
-  const handle = async (req: IncomingMessage, res: ServerResponse) => {
-    const chunks: Buffer[] = [];
-    for await (const chunk of req) chunks.push(chunk as Buffer);
-    const atMs = Date.now();
-    const body = Buffer.concat(chunks);
-    const answer = typeof script === 'function' ? script(received.length) : (script[received.length] ?? 204);
-    const [status, headers] = typeof answer === 'number' ? [answer, {}] : [answer.status, answer.headers()];
-    const { timeseries } = decodeWriteRequest(uncompressSync(body) as Buffer);
-    const samples = timeseries.reduce((n, s) => n + s.samples.length, 0);
-    received.push({ atMs, url: req.url!, headers: req.headers, body, status, timeseries, samples });
-    if (status !== 0) res.writeHead(status, headers).end(status === 204 ? undefined : `scripted ${status}`);
-  };
-  const server = tls ? createHttpsServer(tls, handle) : createServer(handle);
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  t.teardown(() => {
-    server.closeAllConnections();
-    server.close();
-  });
-  return { url: `http${tls ? 's' : ''}://127.0.0.1:${(server.address() as { port: number }).port}/api/v1/write`, received };
 }
 
 async function pushFor(t: ExecutionContext, ms: number, options: Omit<RemoteWriteOptions, 'sampler'>) {
@@ -258,7 +209,7 @@ nHzAHmCYSecFuJICIESobgsbrNB3ybzCsX47mFJPPwWvk+XBZjD60PeqX+Ra
 };
 
 test.serial('https: the receiver certificate is checked, against a private CA when one is given', async (t) => {
-  const receiver = await scriptedReceiver(t, [], TEST_TLS);
+  const receiver = await scriptedReceiver(t, [], { tls: TEST_TLS });
   const trusted = await pushFor(t, 800, { url: receiver.url, tls: { ca: TEST_TLS.cert } });
   t.true(trusted.stats.sent > 0);
   t.deepEqual(trusted.errors, []);

@@ -66,7 +66,28 @@ export const REMOTE_WRITE = {
     help: 'Samples dropped unsent: the oldest when the queue was full, and what was left when closing timed out.',
   },
   requests: { name: 'wattmeter_remote_write_requests_total', type: 'counter', help: 'Write requests by HTTP status (code="error": no response).' },
-  queue: { name: 'wattmeter_remote_write_queue_samples', type: 'gauge', help: 'Samples waiting to be sent, including the request in flight.' },
+  queue: { name: 'wattmeter_remote_write_queue_samples', type: 'gauge', help: 'Samples waiting to be sent, including the requests in flight.' },
+  shards: { name: 'wattmeter_remote_write_shards', type: 'gauge', help: 'Requests sent at once in the latest round, each to its own share of the series.' },
+  queueBytes: {
+    name: 'wattmeter_remote_write_queue_bytes',
+    type: 'gauge',
+    help: 'Bytes of the durable queue files (queue directory); 0 with the in-memory queue.',
+  },
+  corruptSegments: {
+    name: 'wattmeter_remote_write_queue_corrupt_segments_total',
+    type: 'counter',
+    help: 'Queue files found damaged (a record torn by a crash, or corrupt): the rest of each was skipped.',
+  },
+  corruptBytes: {
+    name: 'wattmeter_remote_write_queue_corrupt_bytes_total',
+    type: 'counter',
+    help: 'Bytes of damaged queue files skipped.',
+  },
+  replayed: {
+    name: 'wattmeter_remote_write_samples_replayed_total',
+    type: 'counter',
+    help: 'Samples read back from queue files a previous run wrote, to be sent.',
+  },
   lastSuccess: {
     name: 'wattmeter_remote_write_last_success_timestamp_seconds',
     type: 'gauge',

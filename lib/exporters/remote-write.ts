@@ -1,8 +1,8 @@
 // The remote-write exporter: pushes every tick (folded to one sample per series per
 // millisecond, see fold.ts) to a Prometheus remote write 1.0 receiver, with its own
 // self-monitoring series, since nobody scrapes it. Delivery (queue, retries, backoff,
-// Retry-After, close) is the pusher's, see prometheus/pusher.ts; the queue holds 10 minutes'
-// worth by default.
+// Retry-After, close, shards, the durable queue) is the pusher's, see prometheus/pusher.ts;
+// the in-memory queue holds 10 minutes' worth by default.
 import type { Sampler, SamplerStats } from '../sampler.js';
 import type { Labels, MetricInfo } from '../prometheus/metric.js';
 import { RemoteWritePusher, type RemoteWritePushOptions, type RemoteWriteStats } from '../prometheus/pusher.js';
@@ -21,7 +21,7 @@ export interface RemoteWriteOptions extends RemoteWritePushOptions {
    * whatever this is, so that its ring never overflows.
    */
   pushIntervalMs?: number;
-  /** Most samples waiting (default: 10 minutes' worth at the sampler's rate). */
+  /** Most samples waiting in memory (default: 10 minutes' worth at the sampler's rate); with queueDir, maxQueueBytes bounds instead. */
   queueCapacitySamples?: number;
 }
 
@@ -33,6 +33,8 @@ const MAX_DRAIN_INTERVAL_MS = 1000;
 
 export class RemoteWriteExporter {
   readonly url: URL;
+  /** The URL fit to print: user info and query values replaced by xxxxx. */
+  readonly redactedUrl: string;
   #pusher: RemoteWritePusher;
   #folder: MillisecondFolder;
   #dataSeries: Series[];
@@ -48,6 +50,7 @@ export class RemoteWriteExporter {
     const perSecond = Math.min(sampler.rateHz, 1000) * dataSeries + (32 * 1000) / drainIntervalMs;
     this.#pusher = new RemoteWritePusher(pushOptions, Math.ceil(QUEUE_SECONDS * perSecond));
     this.url = this.#pusher.url;
+    this.redactedUrl = this.#pusher.redactedUrl;
     this.#folder = new MillisecondFolder(sampler.domains);
     this.#dataSeries = DATA_METRICS.flatMap((info) => sampler.domains.map((d) => this.#pusher.series(info.name, domainLabels(d, EXPORTER))));
     // Ticks may come more often when another subscriber asks for less delay: the
@@ -89,6 +92,11 @@ export class RemoteWriteExporter {
       [REMOTE_WRITE.retried, exporter, s.retried],
       [REMOTE_WRITE.dropped, exporter, s.dropped],
       [REMOTE_WRITE.queue, exporter, s.queued],
+      [REMOTE_WRITE.shards, exporter, s.shards],
+      [REMOTE_WRITE.queueBytes, exporter, s.queueBytes],
+      [REMOTE_WRITE.corruptSegments, exporter, s.corruptSegments],
+      [REMOTE_WRITE.corruptBytes, exporter, s.corruptBytes],
+      [REMOTE_WRITE.replayed, exporter, s.replayed],
       ...Object.entries(s.requests).map(([code, n]) => [REMOTE_WRITE.requests, { ...exporter, code }, n] as [MetricInfo, Labels, number]),
     ];
     if (s.lastSuccessMs > 0) rows.push([REMOTE_WRITE.lastSuccess, exporter, s.lastSuccessMs / 1000]);

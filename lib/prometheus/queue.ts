@@ -1,7 +1,9 @@
-// The remote-write queue: samples waiting to be sent, bounded in samples. It keeps
-// everything while the receiver is away and drops the oldest rows only when full.
-// Samples are stored as blocks of columns (one drain's worth: shared timestamps, one
-// value column per series), so a queue of millions of samples is a few hundred arrays.
+// The remote-write queue: samples waiting to be sent. PendingSamples is what the pusher
+// needs of one; SampleQueue keeps them in memory, bounded in samples (DiskQueue,
+// disk-queue.ts, in files, bounded in bytes). It keeps everything while the receiver is
+// away and drops the oldest rows only when full. Samples are stored as blocks of columns
+// (one drain's worth: shared timestamps, one value column per series), so a queue of
+// millions of samples is a few hundred arrays.
 import type { Label, SeriesColumns } from './prompb.js';
 
 /** One series; the same object stands for the same series in every block. */
@@ -23,7 +25,30 @@ export interface Taken {
   samples: number;
 }
 
-export class SampleQueue {
+/**
+ * A FIFO of samples between push() and the receiver. The pusher takes a round of samples,
+ * sends it, tells done() about each request it is finished with (accepted, or rejected
+ * for good), then commit()s the round.
+ */
+export interface PendingSamples {
+  /** Samples waiting, not yet taken. */
+  readonly length: number;
+  /** True when what is taken but not done survives close() (it is sent again on the next start). */
+  readonly durable: boolean;
+  /** Adds rows; returns how many samples were dropped, oldest first, to stay within bounds. */
+  push(series: readonly Series[], timestampsMs: Float64Array, values: readonly Float64Array[]): number;
+  /** Removes up to maxSamples (at least one row) from the front, merged per series. */
+  take(maxSamples: number): Taken;
+  /** These samples need not be sent again: the receiver accepted them, or rejected them for good. */
+  done(timeseries: readonly SeriesColumns[]): void;
+  /** Everything taken so far is done. */
+  commit(): void;
+  /** Releases the queue; returns the samples it gives up (those a durable queue keeps: 0). */
+  close(): number;
+}
+
+export class SampleQueue implements PendingSamples {
+  readonly durable = false;
   readonly capacity: number;
   #blocks: Block[] = [];
   #length = 0;
@@ -72,6 +97,14 @@ export class SampleQueue {
       samples += this.#advance(block, rows);
     }
     return { timeseries: [...bySeries.values()], samples };
+  }
+
+  done(): void {}
+
+  commit(): void {}
+
+  close(): number {
+    return this.clear();
   }
 
   /** Empties the queue; returns the samples it held. */
