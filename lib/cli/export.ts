@@ -1,7 +1,8 @@
 // `wattmeter export simple|multirate|remote-write`: the exporters as an operator runs them,
 // every setting a flag or an environment variable. When WATTMETER_USER is set, the
 // counters are opened and the port bound as root first, then the process switches user,
-// so a port below 1024 works too.
+// so a port below 1024 works too. Remote write binds nothing: it switches before starting,
+// so the files of its disk queue belong to the user that keeps writing them.
 import type { SamplerOptions } from '../options.js';
 import { openSampler } from '../sampler.js';
 import { dropPrivileges } from '../privileges.js';
@@ -43,9 +44,11 @@ export async function runExporter(
   const sampler = openSampler(sampling);
   warn(sampler.warnings);
   let running: Running;
+  const listens = kind !== 'remote-write';
   try {
+    if (user && !listens) dropPrivileges(user);
     running = await start(kind, sampler, settings, (error) => warn([error.message]));
-    if (user) dropPrivileges(user);
+    if (user && listens) dropPrivileges(user);
   } catch (error) {
     sampler.close();
     throw error;
@@ -81,7 +84,7 @@ async function start(
       const push = remoteWriteOptions(settings);
       const exporter = startRemoteWriteExporter({ sampler, ...push, onError });
       return {
-        describe: `pushing to ${exporter.url.origin}${exporter.url.pathname} as job=${push.job} instance=${push.instance}`,
+        describe: `pushing to ${exporter.redactedUrl} as job=${push.job} instance=${push.instance}${push.queueDir ? `, queue in ${push.queueDir}` : ''}`,
         close: () => exporter.close(),
         summary() {
           const { sent, failed, dropped } = exporter.stats();

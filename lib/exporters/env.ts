@@ -7,6 +7,7 @@ import { hostname } from 'node:os';
 import { usageError } from '../errors.js';
 import { envNames, parseTexts, textsFromEnv, type OptionNames, type OptionSpec, type OptionTexts, type OptionValues } from '../option-table.js';
 import type { MetricsServerOptions } from '../prometheus/http.js';
+import { redactUrl } from '../prometheus/request.js';
 import type { MultirateExporterOptions } from './multirate.js';
 import type { RemoteWriteAuth, RemoteWriteOptions } from './remote-write.js';
 
@@ -49,6 +50,39 @@ export const EXPORTER_OPTIONS = {
     max: 3_600_000,
     emptyIsUnset: true,
     help: 'how often to push',
+  },
+  queueDir: {
+    env: 'WATTMETER_REMOTE_WRITE_QUEUE_DIR',
+    flag: '--queue-dir',
+    metavar: 'DIR',
+    kind: 'string',
+    emptyIsUnset: true,
+    defaultDoc: 'none: in memory',
+    help: 'remote write: keep the queue on disk here, to survive a crash or restart',
+  },
+  maxQueueBytes: {
+    env: 'WATTMETER_REMOTE_WRITE_MAX_QUEUE_BYTES',
+    flag: '--max-queue-bytes',
+    metavar: 'BYTES',
+    kind: 'number',
+    integer: true,
+    min: 65_536,
+    max: 2 ** 50,
+    emptyIsUnset: true,
+    defaultDoc: '1 GiB',
+    help: 'remote write: bound on the disk queue; the oldest samples go first',
+  },
+  maxShards: {
+    env: 'WATTMETER_REMOTE_WRITE_MAX_SHARDS',
+    flag: '--max-shards',
+    metavar: 'N',
+    kind: 'number',
+    integer: true,
+    min: 1,
+    max: 64,
+    emptyIsUnset: true,
+    defaultDoc: '8',
+    help: 'remote write: most requests in flight as the backlog grows',
   },
   bearerToken: { env: 'WATTMETER_REMOTE_WRITE_BEARER_TOKEN', kind: 'string', emptyIsUnset: true, help: 'bearer token for the receiver' },
   username: { env: 'WATTMETER_REMOTE_WRITE_USERNAME', kind: 'string', emptyIsUnset: true, help: 'basic auth user' },
@@ -107,7 +141,7 @@ export function remoteWriteOptionsFromEnv(env: Env = process.env): RemoteWriteSe
   return remoteWriteOptions(settingsFromEnv(env));
 }
 
-type RemoteWriteSettings = Pick<RemoteWriteOptions, 'url' | 'pushIntervalMs' | 'auth' | 'job' | 'instance'>;
+type RemoteWriteSettings = Pick<RemoteWriteOptions, 'url' | 'pushIntervalMs' | 'auth' | 'job' | 'instance' | 'queueDir' | 'maxQueueBytes' | 'maxShards'>;
 
 export function remoteWriteOptions(settings: ExporterSettings): RemoteWriteSettings {
   const name = (key: keyof Table) => settings.names[key] ?? key;
@@ -117,12 +151,25 @@ export function remoteWriteOptions(settings: ExporterSettings): RemoteWriteSetti
   }
   const parsed = URL.canParse(url) ? new URL(url) : undefined;
   if (parsed?.protocol !== 'http:' && parsed?.protocol !== 'https:') {
-    throw usageError(`${name('remoteWriteUrl')} must be an http:// or https:// URL; got "${url}".`);
+    throw usageError(`${name('remoteWriteUrl')} must be an http:// or https:// URL; got "${redactUrl(url)}".`);
   }
-  const { pushIntervalMs, job, instance } = read(settings, ['pushIntervalMs', 'job', 'instance']);
+  const { pushIntervalMs, job, instance, queueDir, maxQueueBytes, maxShards } = read(settings, [
+    'pushIntervalMs',
+    'job',
+    'instance',
+    'queueDir',
+    'maxQueueBytes',
+    'maxShards',
+  ]);
+  if (maxQueueBytes !== undefined && queueDir === undefined) {
+    throw usageError(`${name('maxQueueBytes')} bounds the disk queue: set ${name('queueDir')} too.`);
+  }
   return {
     url,
     pushIntervalMs,
+    queueDir,
+    maxQueueBytes,
+    maxShards,
     auth: auth(settings),
     job: job ?? EXPORTER_OPTIONS.job.default,
     instance: instance ?? hostname(),
