@@ -1,4 +1,5 @@
-// npm run bench:exporters: the cost of each exporter's hot path, each against a target.
+// npm run bench:exporters [-- multirate|remote-write|simple ...]: the cost of each
+// exporter's hot path, each against a target.
 //   multirate     render one scrape holding 15 s of 1 kHz ticks of 5 domains (>= 2 M samples/s)
 //   remote write  encode + compress the same 15 s, against the npm package
 //                 prometheus-remote-write on the same samples (>= 2x)
@@ -197,6 +198,9 @@ async function simple(): Promise<void> {
 
 console.log(`${cpus().length} CPUs, load average ${loadavg()[0].toFixed(1)} (fastest runs are reported: the least disturbed by other load)`);
 const batch = ticks();
-await multirate(batch);
-await remoteWrite(batch);
-await simple();
+// `npm run bench:exporters -- multirate simple`: only those (default: all three).
+const only = process.argv.slice(2);
+const chosen = (name: string) => only.length === 0 || only.includes(name);
+if (chosen('multirate')) await multirate(batch);
+if (chosen('remote-write')) await remoteWrite(batch);
+if (chosen('simple')) await simple();
