@@ -7,12 +7,14 @@
 //   together and with rising timestamps: counter families named without `_total`
 //   (samples with), timestamps in seconds with three decimals, `# EOF` at the end.
 //   Prometheus 2.42 stores every one of them (tested here at 1 kHz).
-// - The text format 0.0.4 otherwise (no Accept header, or text/plain only): the same
+// - The text format 0.0.4 otherwise (no Accept header, text/plain, */*): the same
 //   samples, ms timestamps. This relies on behaviour Prometheus does not promise: its
 //   exposition docs want one line per series ("otherwise, the ingestion behavior is
-//   undefined"). 2.42, 2.53.3+, 2.54.1+ and 3.x keep all the lines of a series;
-//   2.52.0 to 2.53.2 and 2.54.0 keep only one of them per scrape (prometheus/prometheus
-//   #14503, #14685). `wattmeter_multirate_scrapes_total{format}` tells which one is used.
+//   undefined"). `wattmeter_multirate_scrapes_total{format}` tells which one is used.
+// Prometheus versions, in either format: 2.42 (tested), 2.53.3+, 2.54.1+ and 3.x store
+// every sample of a series in a scrape; 2.52.0 to 2.53.2 and 2.54.0 keep only one of them
+// per scrape, OpenMetrics or not: their check is in the scrape loop, not in a parser
+// (prometheus/prometheus#14503, #14501; fixed by #14685).
 //
 // What a scrape holds: every sample of the last `windowMs` (a sliding window), the same
 // for every scraper. The exporter keeps no per-scraper state, so
