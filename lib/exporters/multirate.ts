@@ -84,7 +84,7 @@ interface Chunk {
   samples: number;
   served: boolean;
   folded: Folded;
-  lines: Partial<Record<ExpositionFormat, Lines>>;
+  lines: Record<ExpositionFormat, Lines | undefined>;
 }
 
 /** The samples of the last windowMs, rendered once per format, served to every scrape. */
@@ -97,6 +97,8 @@ export class MultirateWindow {
   #expired = 0;
   /** When each format was last scraped. */
   #scrapedMs: Record<ExpositionFormat, number> = { text: -Infinity, openmetrics: -Infinity };
+  /** Whether every chunk holds the format's lines (from a scrape in it until they are dropped). */
+  #holds: Record<ExpositionFormat, boolean> = { text: false, openmetrics: false };
 
   constructor(domains: readonly Domain[], windowMs = DEFAULT_WINDOW_MS) {
     this.windowMs = windowMs;
@@ -115,26 +117,26 @@ export class MultirateWindow {
    */
   add(batch: Batch, nowMs = Date.now()): void {
     const folded = this.#folder.push(batch);
-    if (folded.length > 0) {
-      this.#chunks.push({
-        lastMs: folded.timestampsMs[folded.length - 1],
-        samples: folded.length * 2 * this.#prefixes.text.energy.length,
-        served: false,
-        folded: exactCopy(folded),
-        lines: {},
-      });
-    }
     const oldest = nowMs - this.windowMs;
     const kept = this.#chunks.findIndex((c) => c.lastMs >= oldest);
     for (const c of this.#chunks.splice(0, kept === -1 ? this.#chunks.length : kept)) {
       if (!c.served) this.#expired += c.samples;
     }
+    if (folded.length > 0) {
+      const copy = exactCopy(folded);
+      const lines = (format: ExpositionFormat) => (this.#holds[format] ? this.#render(copy, format) : undefined);
+      this.#chunks.push({
+        lastMs: copy.timestampsMs[copy.length - 1],
+        samples: copy.length * 2 * this.#prefixes.text.energy.length,
+        served: false,
+        folded: copy,
+        lines: { text: lines('text'), openmetrics: lines('openmetrics') },
+      });
+    }
     for (const format of EXPOSITION_FORMATS) {
-      const inUse = nowMs - this.#scrapedMs[format] <= this.windowMs;
-      for (const c of this.#chunks) {
-        if (inUse) c.lines[format] ??= this.#render(c.folded, format);
-        else delete c.lines[format];
-      }
+      if (!this.#holds[format] || nowMs - this.#scrapedMs[format] <= this.windowMs) continue;
+      for (const c of this.#chunks) c.lines[format] = undefined; // its scrapers stopped
+      this.#holds[format] = false;
     }
   }
 
@@ -149,6 +151,7 @@ export class MultirateWindow {
    */
   scrape(nowMs = Date.now(), format: ExpositionFormat = 'text'): { chunks: Buffer[]; samples: number } {
     this.#scrapedMs[format] = nowMs;
+    this.#holds[format] = true;
     const live = this.#chunks.filter((c) => c.lastMs >= nowMs - this.windowMs);
     const lines = live.map((c) => (c.lines[format] ??= this.#render(c.folded, format)));
     for (const c of live) c.served = true;
