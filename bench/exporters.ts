@@ -84,6 +84,7 @@ async function multirate(batch: Batch): Promise<void> {
     let samples = 0;
     const render = (parts: Batch[]) => () => {
       const window = new MultirateWindow(DOMAINS, 30_000);
+      window.scrape(now, format); // a scraper in this format: each drain is rendered as it comes
       for (const part of parts) window.add(part, now);
       const scrape = window.scrape(now, format);
       bytes = scrape.chunks.reduce((n, c) => n + c.length, 0);
