@@ -1,5 +1,7 @@
-// npm run bench:exporters: the cost of each exporter's hot path, each against a target.
-//   multirate     render one scrape holding 15 s of 1 kHz ticks of 5 domains (>= 2 M samples/s)
+// npm run bench:exporters [-- multirate|remote-write|simple ...]: the cost of each
+// exporter's hot path, each against a target.
+//   multirate     render one scrape holding 15 s of 1 kHz ticks of 5 domains, in each
+//                 format (>= 2 M samples/s)
 //   remote write  encode + compress the same 15 s, against the npm package
 //                 prometheus-remote-write on the same samples (>= 2x)
 //   simple        /metrics requests per second, against node_exporter's rapl collector on
@@ -12,6 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { compressSync } from 'snappy';
 import type { Batch, Domain } from '../lib/index.js';
 import { MultirateWindow } from '../lib/exporters/multirate.js';
+import { EXPOSITION_FORMATS } from '../lib/prometheus/accept.js';
 import { MillisecondFolder } from '../lib/exporters/fold.js';
 import { ENERGY, POWER, domainLabels } from '../lib/exporters/metrics.js';
 import { encodeWriteRequest, sortedLabels } from '../lib/prometheus/prompb.js';
@@ -76,22 +79,27 @@ function drains(batch: Batch, drainMs: number): Batch[] {
 
 async function multirate(batch: Batch): Promise<void> {
   const now = batch.timestampsMs[batch.length - 1];
-  let bytes = 0;
-  let samples = 0;
-  const render = (parts: Batch[]) => () => {
+  for (const format of EXPOSITION_FORMATS) {
+    let bytes = 0;
+    let samples = 0;
+    const render = (parts: Batch[]) => () => {
+      const window = new MultirateWindow(DOMAINS, 30_000);
+      window.scrape(now, format); // a scraper in this format: each drain is rendered as it comes
+      for (const part of parts) window.add(part, now);
+      const scrape = window.scrape(now, format);
+      bytes = scrape.chunks.reduce((n, c) => n + c.length, 0);
+      samples = scrape.samples;
+    };
     const window = new MultirateWindow(DOMAINS, 30_000);
-    for (const part of parts) window.add(part, now);
-    const scrape = window.scrape(now);
-    bytes = scrape.chunks.reduce((n, c) => n + c.length, 0);
-    samples = scrape.samples;
-  };
-  const window = new MultirateWindow(DOMAINS, 30_000);
-  window.add(batch, now);
-  const [drainedMs, wholeMs, againMs] = await fastest(15, render(drains(batch, 100)), render([batch]), () => Buffer.concat(window.scrape(now).chunks));
-  console.log(`multirate: one scrape of ${SECONDS} s at ${RATE_HZ} Hz x ${DOMAINS.length} domains = ${fmt(samples)} samples, ${fmt(bytes / 1e6, 1)} MB`);
-  console.log(`  fold + render, drained every 100 ms as the exporter does: ${fmt(drainedMs, 1)} ms = ${fmt(samples / drainedMs / 1000, 2)} M samples/s (target >= 2)`);
-  console.log(`  fold + render, the 15 s in one drain:                     ${fmt(wholeMs, 1)} ms = ${fmt(samples / wholeMs / 1000, 2)} M samples/s`);
-  console.log(`  serving the rendered window again (the next scrape, another scraper): ${fmt(againMs, 1)} ms`);
+    window.add(batch, now);
+    const again = () => Buffer.concat(window.scrape(now, format).chunks);
+    const [drainedMs, wholeMs, againMs] = await fastest(15, render(drains(batch, 100)), render([batch]), again);
+    const name = format === 'openmetrics' ? 'OpenMetrics 1.0' : 'text format 0.0.4';
+    console.log(`multirate, ${name}: one scrape of ${SECONDS} s at ${RATE_HZ} Hz x ${DOMAINS.length} domains = ${fmt(samples)} samples, ${fmt(bytes / 1e6, 1)} MB`);
+    console.log(`  fold + render, drained every 100 ms as the exporter does: ${fmt(drainedMs, 1)} ms = ${fmt(samples / drainedMs / 1000, 2)} M samples/s (target >= 2)`);
+    console.log(`  fold + render, the 15 s in one drain:                     ${fmt(wholeMs, 1)} ms = ${fmt(samples / wholeMs / 1000, 2)} M samples/s`);
+    console.log(`  serving the rendered window again (the next scrape, another scraper): ${fmt(againMs, 1)} ms`);
+  }
 }
 
 async function remoteWrite(batch: Batch): Promise<void> {
@@ -197,6 +205,9 @@ async function simple(): Promise<void> {
 
 console.log(`${cpus().length} CPUs, load average ${loadavg()[0].toFixed(1)} (fastest runs are reported: the least disturbed by other load)`);
 const batch = ticks();
-await multirate(batch);
-await remoteWrite(batch);
-await simple();
+// `npm run bench:exporters -- multirate simple`: only those (default: all three).
+const only = process.argv.slice(2);
+const chosen = (name: string) => only.length === 0 || only.includes(name);
+if (chosen('multirate')) await multirate(batch);
+if (chosen('remote-write')) await remoteWrite(batch);
+if (chosen('simple')) await simple();

@@ -5,11 +5,12 @@ import { connect } from 'node:net';
 import { once } from 'node:events';
 import { WattmeterError } from '../lib/index.js';
 import { serveMetrics, type MetricsBody } from '../lib/prometheus/http.js';
-import { TEXT_FORMAT } from '../lib/prometheus/text.js';
+import { OPENMETRICS_FORMAT, TEXT_FORMAT } from '../lib/prometheus/text.js';
+import type { ExpositionFormat } from '../lib/prometheus/accept.js';
 
 const BIG = Buffer.alloc(8 << 20, 'wattmeter_power_watts 1\n'); // 8 MiB: many socket writes
 
-async function server(t: import('ava').ExecutionContext, render: () => MetricsBody | Promise<MetricsBody>, maxConcurrentScrapes?: number) {
+async function server(t: import('ava').ExecutionContext, render: (format: ExpositionFormat) => MetricsBody | Promise<MetricsBody>, maxConcurrentScrapes?: number) {
   const s = await serveMetrics({ host: '127.0.0.1', port: 0, maxConcurrentScrapes }, render);
   t.teardown(() => s.close());
   return s;
@@ -37,6 +38,24 @@ test('GET and HEAD /metrics, 404 elsewhere, 405 for other methods', async (t) =>
     t.is(r.headers.get('allow'), 'GET, HEAD');
     await r.arrayBuffer();
   }
+});
+
+test('the render callback gets the format negotiated on Accept, and the response varies by it', async (t) => {
+  const s = await server(t, (format) => ({ contentType: format === 'openmetrics' ? OPENMETRICS_FORMAT : TEXT_FORMAT, chunks: [Buffer.from(format)] }));
+  const prometheus = 'application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1';
+  for (const [accept, format] of [[prometheus, 'openmetrics'], ['text/plain', 'text'], ['*/*', 'text']]) {
+    const r = await fetch(s.url, { headers: { accept } });
+    t.is(await r.text(), format, accept);
+    t.is(r.headers.get('vary'), 'Accept');
+  }
+  // No Accept header at all (fetch always sends one).
+  const { hostname, port } = new URL(s.url);
+  const socket = connect(Number(port), hostname);
+  socket.end(`GET /metrics HTTP/1.1\r\nHost: ${hostname}\r\nConnection: close\r\n\r\n`);
+  let raw = '';
+  for await (const chunk of socket) raw += chunk;
+  t.regex(raw, /\r\n\r\ntext$/);
+  t.regex(raw, new RegExp(`^Content-Type: ${TEXT_FORMAT.replace(/[.]/g, '\\.')}\r$`, 'mi'));
 });
 
 test('scrapes beyond the concurrency bound get 503 at once; the others complete', async (t) => {

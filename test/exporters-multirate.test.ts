@@ -1,12 +1,87 @@
 // The multirate exporter scraped by real Prometheus servers: every tick stored, with its
-// own timestamp, whatever happens to a scrape or to a server.
+// own timestamp, whatever happens to a scrape or to a server; in OpenMetrics, which
+// Prometheus asks for, and in the text format 0.0.4 to other clients.
 import test from 'ava';
 import { connect } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { multirateOptionsFromEnv, startMultirateExporter } from '../lib/index.js';
-import { DOMAIN_WATTS, Prometheus, assertWithin, fakeMachine, promtoolCheckMetrics } from '../fixtures/prometheus.js';
+import { OPENMETRICS_FORMAT, TEXT_FORMAT } from '../lib/prometheus/text.js';
+import { DOMAIN_WATTS, Prometheus, assertWithin, fakeMachine, parseOpenMetrics, promtoolCheckMetrics } from '../fixtures/prometheus.js';
 
 const JOB = 'multirate';
+/** The Accept header of Prometheus 2.42's scrapes. */
+const PROMETHEUS_ACCEPT =
+  'application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1';
+
+test.serial('OpenMetrics at 1 kHz: Prometheus asks for it and stores every sample of it; the reference parser accepts it', async (t) => {
+  const { sampler } = await fakeMachine(t, 1000);
+  // A window longer than the test: the last scrape shows every sample ever served.
+  const exporter = await startMultirateExporter({ sampler, host: '127.0.0.1', port: 0, windowMs: 60_000 });
+  t.teardown(() => exporter.close());
+  const prometheus = await Prometheus.start({ targets: [{ job: JOB, url: exporter.url }] });
+  t.teardown(() => prometheus.remove());
+  await prometheus.scraped(JOB);
+  await sleep(3000);
+  sampler.stop();
+  await prometheus.scraped(JOB, Date.now() + 200); // after the last ticks were drained
+
+  const response = await fetch(exporter.url, { headers: { accept: PROMETHEUS_ACCEPT } });
+  t.is(response.headers.get('content-type'), OPENMETRICS_FORMAT);
+  const body = await response.text();
+  t.true(body.endsWith('\n# EOF\n'));
+  const families = new Map((await parseOpenMetrics(body)).map((f) => [f.name, f]));
+  t.deepEqual(
+    [...families.values()].filter((f) => f.type === 'unknown').map((f) => f.name),
+    [],
+    'every sample under its family (a counter sample without _total would start an unknown one)',
+  );
+
+  // Every sample served is stored: per series, as many as the window holds, at 1 kHz.
+  const ticks = sampler.stats().ticks;
+  for (const [name, metric] of [['wattmeter_energy_joules', 'wattmeter_energy_joules_total'], ['wattmeter_power_watts', 'wattmeter_power_watts']]) {
+    const served = families.get(name)!.series;
+    t.is(Object.keys(served).length, Object.keys(DOMAIN_WATTS).length, name);
+    const stored = await prometheus.queryBy(`count_over_time(${metric}{exporter="${JOB}"}[1h])`, 'domain');
+    for (const [series, { timestampsMs }] of Object.entries(served)) {
+      const domain = /domain="([^"]+)"/.exec(series)![1];
+      t.true(timestampsMs.length >= 0.5 * ticks, `${series}: ${timestampsMs.length} samples of ${ticks} ticks`);
+      t.is(stored.get(domain), timestampsMs.length, `${series}: all ${timestampsMs.length} stored`);
+    }
+  }
+  t.is(await prometheus.ownMetric('prometheus_target_scrapes_sample_duplicate_timestamp_total'), 0);
+
+  // Prometheus's scrapes were OpenMetrics ones: none in the text format, ours the last one.
+  const scrapes = families.get('wattmeter_multirate_scrapes')!;
+  t.is(scrapes.type, 'counter');
+  const count = (format: string) => scrapes.series[`wattmeter_multirate_scrapes_total{exporter="multirate",format="${format}"}`].values[0];
+  t.is(count('text'), 0);
+  t.true(count('openmetrics') >= 3, `${count('openmetrics')} OpenMetrics scrapes`);
+  t.log({ ticks, samplesPerSeries: Object.values(families.get('wattmeter_power_watts')!.series).map((s) => s.timestampsMs.length), scrapes: count('openmetrics') });
+  for (const name of ['wattmeter_sampler_ticks', 'wattmeter_multirate_samples_served', 'wattmeter_multirate_samples_expired']) {
+    t.is(families.get(name)?.type, 'counter', name);
+    t.deepEqual(Object.values(families.get(name)!.series)[0].timestampsMs, [null], `${name}: untimestamped`);
+  }
+  t.is(families.get('wattmeter_sampler_rate_hertz')?.series['wattmeter_sampler_rate_hertz{exporter="multirate"}'].values[0], 1000);
+});
+
+test.serial('clients that do not ask for OpenMetrics get the text format 0.0.4, which promtool accepts', async (t) => {
+  const { sampler } = await fakeMachine(t, 200);
+  const exporter = await startMultirateExporter({ sampler, host: '127.0.0.1', port: 0 });
+  t.teardown(() => exporter.close());
+  await sleep(500);
+  for (const accept of ['text/plain;version=0.0.4', 'text/plain', '*/*']) {
+    const response = await fetch(exporter.url, { headers: { accept } });
+    t.is(response.headers.get('content-type'), TEXT_FORMAT, accept);
+    const text = await response.text();
+    t.regex(text, /^# TYPE wattmeter_energy_joules_total counter$/m);
+    t.regex(text, /^wattmeter_energy_joules_total\{domain="psys",exporter="multirate",source="powercap"\} \d+\.\d{6} \d{13}$/m);
+    t.false(text.includes('# EOF'));
+    const check = await promtoolCheckMetrics(text);
+    t.is(check.code, 0, check.output);
+  }
+  // Without an Accept header (the cut-off test below sends none): the text format too.
+  t.regex(await partialScrape(exporter.url, 4096), /^wattmeter_energy_joules_total\{[^}]*\} \S+ \d{13}$/m);
+});
 
 test.serial('two Prometheus servers each store every tick, one of them across its own restart', async (t) => {
   const { sampler } = await fakeMachine(t, 200);

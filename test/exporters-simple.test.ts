@@ -1,8 +1,10 @@
-// The simple exporter scraped by a real Prometheus: one sample per series per scrape.
+// The simple exporter scraped by a real Prometheus: one sample per series per scrape, in
+// OpenMetrics (which Prometheus asks for) or in the text format 0.0.4.
 import test from 'ava';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startSimpleExporter } from '../lib/index.js';
-import { DOMAIN_WATTS, Prometheus, assertWithin, fakeMachine, promtoolCheckMetrics } from '../fixtures/prometheus.js';
+import { OPENMETRICS_FORMAT, TEXT_FORMAT } from '../lib/prometheus/text.js';
+import { DOMAIN_WATTS, Prometheus, assertWithin, fakeMachine, parseOpenMetrics, promtoolCheckMetrics } from '../fixtures/prometheus.js';
 
 test.serial('Prometheus stores one sample per scrape, and rate() gives the watts', async (t) => {
   const { sampler } = await fakeMachine(t, 200);
@@ -43,4 +45,40 @@ test.serial('the exposition passes promtool check metrics', async (t) => {
   t.regex(text, /^wattmeter_energy_joules_total\{domain="psys",source="powercap",exporter="simple"\} \d/m);
   const check = await promtoolCheckMetrics(text);
   t.is(check.code, 0, check.output);
+});
+
+test.serial('OpenMetrics on request: the reference parser accepts it, with the same values as the text format', async (t) => {
+  const { sampler } = await fakeMachine(t, 200);
+  // Drained rarely, so that both scrapes below see one snapshot.
+  const exporter = await startSimpleExporter({ sampler, host: '127.0.0.1', port: 0, drainIntervalMs: 2000 });
+  t.teardown(() => exporter.close());
+  await sleep(2500);
+  const get = (accept: string) => fetch(exporter.url, { headers: { accept } });
+  const om = await get('application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5,*/*;q=0.1');
+  t.is(om.headers.get('content-type'), OPENMETRICS_FORMAT);
+  const families = await parseOpenMetrics(await om.text());
+  // Rendering OpenMetrics must leave the text format's counters named as they are.
+  const text = await (await get('text/plain')).text();
+  t.regex(text, /^# TYPE wattmeter_energy_joules_total counter$/m);
+  t.false(text.includes('# EOF'));
+
+  const byName = new Map(families.map((f) => [f.name, f]));
+  t.is(byName.get('wattmeter_energy_joules')?.type, 'counter');
+  t.is(byName.get('wattmeter_power_watts')?.type, 'gauge');
+  t.is(byName.get('wattmeter_sampler_ticks')?.type, 'counter');
+  t.deepEqual(families.filter((f) => f.type === 'unknown').map((f) => f.name), []);
+  // Every OpenMetrics sample is in the text format too, with the same value (labels sorted).
+  const textValues = new Map(
+    [...text.matchAll(/^(\w+)\{([^}]*)\} (\S+)$/gm)].map(([, name, labels, value]) => [`${name}{${labels.split(',').sort().join(',')}}`, Number(value)]),
+  );
+  let samples = 0;
+  for (const f of families) {
+    for (const [series, { values, timestampsMs }] of Object.entries(f.series)) {
+      t.deepEqual(timestampsMs, [null], series);
+      t.is(values[0], textValues.get(series) ?? NaN, series);
+      samples++;
+    }
+  }
+  t.is(samples, textValues.size);
+  t.is((await get('text/plain;version=0.0.4')).headers.get('content-type'), TEXT_FORMAT);
 });

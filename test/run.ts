@@ -25,6 +25,7 @@ const PEERS: readonly Peer[] = [
   { check: 'docker-compose', debian: 'docker-compose', why: 'validating the Compose stack' },
   { check: 'yamllint', debian: 'yamllint', why: 'linting the stack YAML' },
   { check: ['python3', '-c', 'import yaml'], debian: 'python3-yaml', why: 'reading rendered YAML' },
+  { check: ['/usr/bin/python3', '-c', 'import prometheus_client.openmetrics.parser'], debian: 'python3-prometheus-client', why: 'the reference OpenMetrics parser' },
   { check: 'cc', debian: 'gcc', why: 'compiling the fake NVML library' },
 ];
 

@@ -48,6 +48,12 @@ export const MULTIRATE_SAMPLES_EXPIRED: MetricInfo = {
   help: 'Timestamped samples that left the window before any scrape served them (lost: scrapes further apart than WATTMETER_MULTIRATE_WINDOW_MS, or none yet).',
 };
 
+export const MULTIRATE_SCRAPES: MetricInfo = {
+  name: 'wattmeter_multirate_scrapes_total',
+  type: 'counter',
+  help: 'Scrapes served, by exposition format (format="openmetrics" or "text": text format 0.0.4, whose repeated lines per series Prometheus does not promise to keep).',
+};
+
 export const REMOTE_WRITE = {
   sent: { name: 'wattmeter_remote_write_samples_sent_total', type: 'counter', help: 'Samples the receiver accepted (2xx).' },
   failed: {

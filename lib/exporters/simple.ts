@@ -2,11 +2,18 @@
 // Prometheus with the scrape time. Each drain writes a fresh snapshot into the registry;
 // a scrape serves the text rendered from the latest snapshot (rendered once per drain at
 // most, however many scrapers ask), so a scrape costs no file I/O and no sampler call.
-import { Counter, Gauge, Registry } from 'prom-client';
+//
+// In the format the scraper asks for (lib/prometheus/accept.ts): OpenMetrics 1.0 or the
+// text format 0.0.4. A prom-client registry renders one format, and rendering OpenMetrics
+// renames its counters for good (`_total` stripped from the metric object), so each
+// format has its own registry, both built from the same definitions and written the
+// same snapshot.
+import { Counter, Gauge, Registry, type RegistryContentType } from 'prom-client';
 import { concatBatches, windowPowerWatts, type Batch } from '../batch.js';
 import type { Sampler, SamplerStats } from '../sampler.js';
+import { EXPOSITION_FORMATS, type ExpositionFormat } from '../prometheus/accept.js';
 import { serveMetrics, type MetricsServer, type MetricsServerOptions } from '../prometheus/http.js';
-import type { MetricInfo } from '../prometheus/metric.js';
+import type { Labels, MetricInfo } from '../prometheus/metric.js';
 import { follow } from './follow.js';
 import { ENERGY, POWER, SAMPLER_METRICS, domainLabels } from './metrics.js';
 
@@ -17,16 +24,25 @@ export interface SimpleExporterOptions extends MetricsServerOptions {
 }
 
 export interface SimpleExporter extends MetricsServer {
-  readonly registry: Registry;
+  /** The text-format registry (an identical one renders OpenMetrics). */
+  readonly registry: Registry<RegistryContentType>;
 }
 
 const EXPORTER = 'simple';
 const POWER_WINDOW_MS = 1000;
 
-/** Starts the sampler (if needed), drains it on a timer and serves /metrics. */
-export async function startSimpleExporter(options: SimpleExporterOptions): Promise<SimpleExporter> {
-  const { sampler } = options;
-  const registry = new Registry();
+/** One snapshot's values, written into every format's registry. */
+interface Snapshot {
+  /** Per domain: joules since the first tick, and mean watts over the last second (NaN: none yet). */
+  energyJ: number[];
+  watts: number[];
+  stats: SamplerStats;
+}
+
+/** The exporter's metrics in a registry of one format, and how a snapshot is written there. */
+function instruments(format: ExpositionFormat, labels: readonly Labels[]): { registry: Registry<RegistryContentType>; write(snapshot: Snapshot): void } {
+  const registry = new Registry<RegistryContentType>();
+  registry.setContentType(format === 'openmetrics' ? Registry.OPENMETRICS_CONTENT_TYPE : Registry.PROMETHEUS_CONTENT_TYPE);
   const config = (info: MetricInfo, labelNames: string[]) => ({ name: info.name, help: info.help, labelNames, registers: [registry] });
   const domainLabelNames = ['domain', 'source', 'exporter'];
   const energy = new Counter(config(ENERGY, domainLabelNames));
@@ -41,37 +57,53 @@ export async function startSimpleExporter(options: SimpleExporterOptions): Promi
     const gauge = new Gauge(config(info, ['exporter']));
     return (stats: SamplerStats) => gauge.set(exporterLabel, info.value(stats));
   });
+  return {
+    registry,
+    write({ energyJ, watts, stats }) {
+      registry.resetMetrics();
+      labels.forEach((l, d) => {
+        energy.inc(l, energyJ[d]);
+        if (!Number.isNaN(watts[d])) power.set(l, watts[d]);
+      });
+      for (const write of samplerMetrics) write(stats);
+    },
+  };
+}
+
+/** Starts the sampler (if needed), drains it on a timer and serves /metrics. */
+export async function startSimpleExporter(options: SimpleExporterOptions): Promise<SimpleExporter> {
+  const { sampler } = options;
   const labels = sampler.domains.map((domain) => domainLabels(domain, EXPORTER));
+  const registries = { text: instruments('text', labels), openmetrics: instruments('openmetrics', labels) };
 
   let baseUj: number[] | undefined; // the first tick: zero of the energy counters
   let recent: Batch | undefined; // the last POWER_WINDOW_MS of ticks, for power
-  let rendered: Promise<Buffer> | undefined;
+  let rendered: Partial<Record<ExpositionFormat, Promise<Buffer>>> = {};
 
   const snapshot = (batch: Batch) => {
     baseUj ??= batch.energyUj.map((column) => column[0]);
     recent = lastWindow(recent ? concatBatches([recent, batch]) : batch, POWER_WINDOW_MS);
-    const stats = sampler.stats();
-    registry.resetMetrics();
     const last = recent.length - 1;
-    const watts = windowPowerWatts(recent, POWER_WINDOW_MS);
-    labels.forEach((l, d) => {
-      energy.inc(l, (recent!.energyUj[d][last] - baseUj![d]) / 1e6);
-      if (!Number.isNaN(watts[d])) power.set(l, watts[d]);
-    });
-    for (const write of samplerMetrics) write(stats);
-    rendered = undefined;
+    const values: Snapshot = {
+      energyJ: recent.energyUj.map((column, d) => (column[last] - baseUj![d]) / 1e6),
+      watts: windowPowerWatts(recent, POWER_WINDOW_MS),
+      stats: sampler.stats(),
+    };
+    for (const format of EXPOSITION_FORMATS) registries[format].write(values);
+    rendered = {};
   };
 
   const drainer = follow(sampler, options.drainIntervalMs ?? 100, snapshot);
-  const server = await serveMetrics(options, async () => {
-    rendered ??= registry.metrics().then((text) => Buffer.from(text));
-    return { contentType: registry.contentType, chunks: [await rendered] };
+  const server = await serveMetrics(options, async (format) => {
+    const { registry } = registries[format];
+    const text = (rendered[format] ??= registry.metrics().then((t) => Buffer.from(t)));
+    return { contentType: registry.contentType, chunks: [await text] };
   }).catch((error) => {
     drainer.stop();
     throw error;
   });
   return {
-    registry,
+    registry: registries.text.registry,
     url: server.url,
     port: server.port,
     async close() {

@@ -4,6 +4,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import { once } from 'node:events';
 import { Readable, pipeline } from 'node:stream';
 import { WattmeterError } from '../errors.js';
+import { negotiateFormat, type ExpositionFormat } from './accept.js';
 
 export interface MetricsServerOptions {
   /** Interface to listen on (default: all). */
@@ -39,7 +40,7 @@ function reply(res: ServerResponse, status: number, text: string, headers: Recor
 
 export async function serveMetrics(
   options: MetricsServerOptions,
-  render: () => MetricsBody | Promise<MetricsBody>,
+  render: (format: ExpositionFormat) => MetricsBody | Promise<MetricsBody>,
 ): Promise<MetricsServer> {
   const maxConcurrent = options.maxConcurrentScrapes ?? 10;
   let inFlight = 0;
@@ -52,12 +53,12 @@ export async function serveMetrics(
     res.once('close', () => inFlight--); // sent, or the client went away mid-response
     let body: MetricsBody;
     try {
-      body = await render();
+      body = await render(negotiateFormat(req.headers.accept));
     } catch (error) {
       return reply(res, 500, `${error instanceof Error ? error.message : String(error)}\n`);
     }
     const length = body.chunks.reduce((n, chunk) => n + chunk.length, 0);
-    res.writeHead(200, { 'Content-Type': body.contentType, 'Content-Length': length });
+    res.writeHead(200, { 'Content-Type': body.contentType, 'Content-Length': length, Vary: 'Accept' });
     // A large body streams: pipeline honours backpressure and swallows the error of a
     // client that disconnects. A single buffer goes at once, much cheaper per request.
     if (body.chunks.length === 1) res.end(body.chunks[0]);

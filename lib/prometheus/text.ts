@@ -1,19 +1,37 @@
-// Sample lines of the text exposition format written as bytes, not built as strings:
-// about twice as fast, and rendering is the timestamped exporters' main cost.
+// Sample lines of the exposition formats written as bytes, not built as strings: about
+// twice as fast, and rendering is the timestamped exporters' main cost.
+import type { ExpositionFormat } from './accept.js';
 import { formatValue } from './metric.js';
 
 export const TEXT_FORMAT = 'text/plain; version=0.0.4; charset=utf-8';
+export const OPENMETRICS_FORMAT = 'application/openmetrics-text; version=1.0.0; charset=utf-8';
+export const CONTENT_TYPE: Readonly<Record<ExpositionFormat, string>> = { text: TEXT_FORMAT, openmetrics: OPENMETRICS_FORMAT };
+/** The last line of every OpenMetrics exposition. */
+export const EOF = '# EOF\n';
 
-/** `prefix value timestamp\n` for each sample of one series. */
-export function renderLines(prefix: Buffer, values: Float64Array, timestampsMs: Float64Array): Buffer {
-  // At most: the prefix, a value of 24 characters, a space, a 16-digit timestamp, a newline.
-  const out = Buffer.allocUnsafe(values.length * (prefix.length + 42));
+/**
+ * `prefix value timestamp\n` for each sample of one series. The timestamp is written from
+ * integer milliseconds: as they are in the text format, as seconds with exactly three
+ * decimals in OpenMetrics.
+ */
+export function renderLines(prefix: Buffer, values: Float64Array, timestampsMs: Float64Array, format: ExpositionFormat = 'text'): Buffer {
+  // At most: the prefix, a value of 24 characters, a space, a 17-character timestamp, a newline.
+  const out = Buffer.allocUnsafe(values.length * (prefix.length + 43));
+  const seconds = format === 'openmetrics';
   let at = 0;
   for (let i = 0; i < values.length; i++) {
     at += prefix.copy(out, at);
     at = writeMicro(out, at, values[i]);
     out[at++] = 0x20; // ' '
-    at = writeDigits(out, at, timestampsMs[i], 1);
+    const ms = timestampsMs[i];
+    if (seconds) {
+      const s = Math.floor(ms / 1000);
+      at = writeDigits(out, at, s, 1);
+      out[at++] = 0x2e; // '.'
+      at = writeDigits(out, at, ms - s * 1000, 3);
+    } else {
+      at = writeDigits(out, at, ms, 1);
+    }
     out[at++] = 0x0a; // '\n'
   }
   return Buffer.from(out.subarray(0, at)); // an exact copy: the window keeps it for a while

@@ -1,12 +1,15 @@
-// The exporters' building blocks on known data: millisecond folding, multirate lines,
-// the remote-write queue, labels and encoding. (Against real stores: the other
-// exporters-*.test.ts.)
+// The exporters' building blocks on known data: millisecond folding, multirate lines in
+// both exposition formats, Accept negotiation, the remote-write queue, labels and
+// encoding. (Against real stores: the other exporters-*.test.ts.)
 import test from 'ava';
 import type { Batch, Domain } from '../../lib/index.js';
 import { MillisecondFolder, type Folded } from '../../lib/exporters/fold.js';
 import { SampleQueue, type Series } from '../../lib/prometheus/queue.js';
 import { MultirateWindow } from '../../lib/exporters/multirate.js';
 import { decodeWriteRequest, encodeWriteRequest, sortedLabels, type SeriesColumns } from '../../lib/prometheus/prompb.js';
+import { negotiateFormat, type ExpositionFormat } from '../../lib/prometheus/accept.js';
+import { family, header, type MetricInfo } from '../../lib/prometheus/metric.js';
+import { renderLines } from '../../lib/prometheus/text.js';
 
 const DOMAINS: Domain[] = [
   { name: 'package-0', source: 'powercap', path: '/x', maxEnergyRangeUj: 1e12 },
@@ -141,4 +144,96 @@ test('multirate lines: 1 uJ / 1 uW fixed-point, the shortest form beyond 2^53 uJ
     ],
   );
   t.regex(text, /^wattmeter_power_watts\{[^}]*\} 909\.090909 1001$/m);
+});
+
+test('Accept: the best format the exporter writes, by q-value, then by how specifically it is named', (t) => {
+  const cases: [string | undefined, ExpositionFormat][] = [
+    // What Prometheus 2.42 sends.
+    ['application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1', 'openmetrics'],
+    [undefined, 'text'],
+    ['', 'text'],
+    ['*/*', 'text'],
+    ['text/plain', 'text'],
+    ['text/plain;version=0.0.4', 'text'],
+    ['application/openmetrics-text', 'openmetrics'],
+    ['Application/OpenMetrics-Text; Version="1.0.0"', 'openmetrics'],
+    ['application/*', 'openmetrics'],
+    ['application/openmetrics-text, */*', 'openmetrics'], // equal q: the more specific
+    ['application/openmetrics-text, text/plain', 'text'], // equal q, equally specific: text
+    ['application/openmetrics-text;q=0.4, text/plain;q=0.5', 'text'],
+    ['text/plain;q=0, */*', 'openmetrics'], // text refused outright
+    ['application/openmetrics-text;version=0.0.1', 'text'], // only 1.0.0 is written
+    ['text/plain;version=1.0.0, application/openmetrics-text;q=0.2', 'openmetrics'],
+    ['application/openmetrics-text;q=abc, text/plain;q=0.1', 'text'], // a malformed q drops its range
+    ['application/json', 'text'], // nothing acceptable: text, like Prometheus's own client
+    ['garbage, ,;;', 'text'],
+  ];
+  for (const [accept, format] of cases) t.is(negotiateFormat(accept), format, String(accept));
+});
+
+test('family headers and untimestamped samples: OpenMetrics counters are named without _total, samples with', (t) => {
+  const counter: MetricInfo = { name: 'x_events_total', type: 'counter', help: 'Say "hi" \\ back\nnow.' };
+  const gauge: MetricInfo = { name: 'x_level', type: 'gauge', help: 'Level.' };
+  t.is(header(counter), '# HELP x_events_total Say "hi" \\\\ back\\nnow.\n# TYPE x_events_total counter\n');
+  t.is(header(counter, 'openmetrics'), '# HELP x_events Say \\"hi\\" \\\\ back\\nnow.\n# TYPE x_events counter\n');
+  t.is(
+    family(counter, [[{ b: '1', a: 'q"\n' }, 3], [{ a: '2' }, Infinity]], 'openmetrics'),
+    '# HELP x_events Say \\"hi\\" \\\\ back\\nnow.\n# TYPE x_events counter\nx_events_total{a="q\\"\\n",b="1"} 3\nx_events_total{a="2"} +Inf\n',
+  );
+  t.is(family(gauge, [[{}, 0.5]], 'openmetrics'), family(gauge, [[{}, 0.5]], 'text'));
+  // A counter named without _total (none is here) gets it on its OpenMetrics samples only.
+  t.is(family({ ...counter, name: 'x_events' }, [[{}, 1]], 'text').split('\n')[2], 'x_events{} 1');
+  t.is(family({ ...counter, name: 'x_events' }, [[{}, 1]], 'openmetrics').split('\n')[2], 'x_events_total{} 1');
+});
+
+test('timestamps: integer ms in the text format, seconds with exactly three decimals in OpenMetrics', (t) => {
+  const ms = Float64Array.of(0, 5, 999, 1000, 1001, 1_700_000_000_000, 1_700_000_000_120, 1_799_999_999_999);
+  const values = new Float64Array(ms.length).fill(1);
+  const lines = (format: ExpositionFormat) => renderLines(Buffer.from('m '), values, ms, format).toString().split('\n').slice(0, -1).map((l) => l.split(' ')[2]);
+  t.deepEqual(lines('text'), ['0', '5', '999', '1000', '1001', '1700000000000', '1700000000120', '1799999999999']);
+  t.deepEqual(lines('openmetrics'), ['0.000', '0.005', '0.999', '1.000', '1.001', '1700000000.000', '1700000000.120', '1799999999.999']);
+});
+
+test('multirate in OpenMetrics: the same samples as in the text format, counter families named without _total', (t) => {
+  const domains = DOMAINS;
+  const window = new MultirateWindow(domains, 60_000);
+  const times = [1700000000999.4, 1700000001000.1, 1700000001000.7, 1700000001001.5, 1700000001003.2, 1700000001004.0];
+  window.add(batch(times), 1700000001005);
+  const text = Buffer.concat(window.scrape(1700000001005, 'text').chunks).toString();
+  const om = Buffer.concat(window.scrape(1700000001005, 'openmetrics').chunks).toString();
+  t.deepEqual(
+    om.split('\n').filter((l) => l.startsWith('#')),
+    [
+      '# HELP wattmeter_energy_joules Energy used since the exporter started (its first tick), wrap-corrected.',
+      '# TYPE wattmeter_energy_joules counter',
+      `# HELP wattmeter_power_watts ${om.split('\n').find((l) => l.startsWith('# HELP wattmeter_power_watts'))!.slice(29)}`,
+      '# TYPE wattmeter_power_watts gauge',
+    ],
+  );
+  const samples = (body: string, toMs: (ts: string) => number) =>
+    body
+      .split('\n')
+      .filter((l) => l && !l.startsWith('#'))
+      .map((l) => {
+        const [series, value, ts] = l.split(' ');
+        return [series, value, toMs(ts)];
+      });
+  const fromText = samples(text, Number);
+  t.is(fromText.length, 3 * 2 * domains.length); // ms 1000, 1001 and 1003; 1004 is held back
+  t.deepEqual(samples(om, (ts) => Math.round(Number(ts) * 1000)), fromText);
+  t.regex(om, /^wattmeter_energy_joules_total\{domain="dram-0",exporter="multirate",source="powercap"\} \d+\.\d{6} 1700000001\.003$/m);
+});
+
+test('multirate renders a format again after its scrapers stopped and its text was dropped', (t) => {
+  const window = new MultirateWindow(DOMAINS, 1000);
+  const at = (ms: number) => [ms + 0.2, ms + 1.2, ms + 2.2];
+  const scrape = (nowMs: number, format: ExpositionFormat) => Buffer.concat(window.scrape(nowMs, format).chunks).toString();
+  window.add(batch(at(10_000)), 10_003);
+  const first = scrape(10_003, 'openmetrics');
+  for (let ms = 10_100; ms <= 12_000; ms += 100) window.add(batch(at(ms)), ms + 3); // no scrape for 2 s: dropped
+  window.add(batch(at(12_100)), 12_103);
+  const again = scrape(12_103, 'openmetrics');
+  t.notRegex(again, / 10\.\d{3}$/m); // the first samples left the window
+  t.regex(first, / 10\.001$/m);
+  t.is(again, scrape(12_103, 'text').replace(/ (\d+)(\d{3})$/gm, ' $1.$2').replace(/^# (HELP|TYPE) wattmeter_energy_joules_total/gm, '# $1 wattmeter_energy_joules'));
 });
