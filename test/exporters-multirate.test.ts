@@ -6,7 +6,8 @@ import { connect } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { multirateOptionsFromEnv, startMultirateExporter } from '../lib/index.js';
 import { OPENMETRICS_FORMAT, TEXT_FORMAT } from '../lib/prometheus/text.js';
-import { DOMAIN_WATTS, Prometheus, assertWithin, fakeMachine, parseOpenMetrics, promtoolCheckMetrics } from '../fixtures/prometheus.js';
+import { DOMAIN_WATTS, Prometheus, assertStoredReadsRecord, fakeMachine, parseOpenMetrics, promtoolCheckMetrics } from '../fixtures/prometheus.js';
+import { tapTicks } from '../fixtures/truth.js';
 
 const JOB = 'multirate';
 /** The Accept header of Prometheus 2.42's scrapes. */
@@ -84,7 +85,8 @@ test.serial('clients that do not ask for OpenMetrics get the text format 0.0.4, 
 });
 
 test.serial('two Prometheus servers each store every tick, one of them across its own restart', async (t) => {
-  const { sampler } = await fakeMachine(t, 200);
+  const machine = await fakeMachine(t, 200);
+  const { sampler } = machine;
   const exporter = await startMultirateExporter({ sampler, host: '127.0.0.1', port: 0 });
   t.teardown(() => exporter.close());
   const targets = [{ job: JOB, url: exporter.url }];
@@ -111,11 +113,11 @@ test.serial('two Prometheus servers each store every tick, one of them across it
   t.deepEqual([...counts[0].keys()].sort(), Object.keys(DOMAIN_WATTS).sort());
   for (const [domain, stored] of counts[0]) t.true(stored >= 0.95 * ticks, `${domain}: ${stored} samples stored of ${ticks} ticks`);
 
-  // In the middle of the outage, as the restarted server saw it afterwards.
-  const duringOutage = outageMs + 3000;
+  // Every stored value, the outage's as the restarted server got them afterwards too, is
+  // what the files held when the sampler read them.
   for (const server of [steady, restarted]) {
-    const rates = await server.queryBy(`rate(wattmeter_energy_joules_total{exporter="${JOB}"}[2s])`, 'domain', duringOutage);
-    for (const [domain, watts] of Object.entries(DOMAIN_WATTS)) assertWithin(t, rates.get(domain), watts, 0.05, `rate of ${domain}`);
+    t.true((await server.samples(`wattmeter_energy_joules_total{exporter="${JOB}"}`, 'domain', outageMs + 3000)).get('psys')!.stampsMs.at(-1)! > outageMs + 2000, 'samples from within the outage');
+    await assertStoredReadsRecord(t, server, `wattmeter_energy_joules_total{exporter="${JOB}"}`, machine);
     // What serving the window again costs: the samples a server has come again and are
     // dropped as out of order; never as duplicates, since a served value never changes.
     t.is(await server.ownMetric('prometheus_target_scrapes_sample_duplicate_timestamp_total'), 0);
@@ -181,6 +183,8 @@ test.serial('a scrape cut off mid-response loses nothing: the next one serves th
 
 test.serial('scrapes further apart than the window: what left it unserved is counted as expired, and nothing else', async (t) => {
   const { sampler } = await fakeMachine(t, 200);
+  const tap = tapTicks(sampler);
+  t.teardown(tap.stop);
   const options = multirateOptionsFromEnv({ WATTMETER_HOST: '127.0.0.1', WATTMETER_PORT: '0', WATTMETER_MULTIRATE_WINDOW_MS: '1000' });
   t.is(options.windowMs, 1000);
   const exporter = await startMultirateExporter({ sampler, ...options });
@@ -203,11 +207,16 @@ test.serial('scrapes further apart than the window: what left it unserved is cou
   await sleep(300); // the last ticks drained
   await scrape();
 
-  // Every tick but the first (the zero of the counters) was served or counted as expired:
-  // two samples (energy and power) per domain each.
+  // Every millisecond with a tick after the first (the zero of the counters) was served or
+  // counted as expired, two samples (energy and power) per domain each; all but the last,
+  // held back until a later tick proves it complete. A late tick can share its ms with the
+  // next one: the ticks' own stamps say how many milliseconds there were.
   const { ticks } = sampler.stats();
+  const all = tap.ticks();
+  const milliseconds = new Set(Array.from(all.timestampsMs.subarray(1), Math.floor)).size;
   const expiredTicks = expired / (2 * sampler.domains.length);
-  t.log({ ticks, served: servedMs.size, expiredTicks });
+  t.log({ ticks, milliseconds, served: servedMs.size, expiredTicks });
+  t.is(all.length, ticks);
   t.true(expiredTicks > 300 && expiredTicks < 500, `${expiredTicks} ticks expired in a 2 s hole at 200 Hz`);
-  t.true(Math.abs(servedMs.size + expiredTicks - (ticks - 1)) <= 0.01 * ticks, `${servedMs.size} served + ${expiredTicks} expired, of ${ticks} ticks`);
+  t.is(servedMs.size + expiredTicks, milliseconds - 1, `${servedMs.size} served + ${expiredTicks} expired, of ${milliseconds} ms with ticks`);
 });

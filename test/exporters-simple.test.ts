@@ -2,12 +2,15 @@
 // OpenMetrics (which Prometheus asks for) or in the text format 0.0.4.
 import test from 'ava';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { startSimpleExporter } from '../lib/index.js';
+import { startSimpleExporter, windowPowerWatts, type Batch } from '../lib/index.js';
 import { OPENMETRICS_FORMAT, TEXT_FORMAT } from '../lib/prometheus/text.js';
-import { DOMAIN_WATTS, Prometheus, assertWithin, fakeMachine, parseOpenMetrics, promtoolCheckMetrics } from '../fixtures/prometheus.js';
+import { DOMAIN_WATTS, Prometheus, fakeMachine, parseOpenMetrics, promtoolCheckMetrics } from '../fixtures/prometheus.js';
+import { assertBatchReadsRecord, tapTicks } from '../fixtures/truth.js';
 
-test.serial('Prometheus stores one sample per scrape, and rate() gives the watts', async (t) => {
-  const { sampler } = await fakeMachine(t, 200);
+test.serial('Prometheus stores one sample per scrape: the energy and power of the latest tick', async (t) => {
+  const { sampler, writer, clock } = await fakeMachine(t, 200);
+  const tap = tapTicks(sampler); // before the exporter starts the sampler: the same first tick
+  t.teardown(tap.stop);
   const exporter = await startSimpleExporter({ sampler, host: '127.0.0.1', port: 0 });
   t.teardown(() => exporter.close());
   const prometheus = await Prometheus.start({ targets: [{ job: 'simple', url: exporter.url }], scrapeIntervalMs: 1000 });
@@ -20,21 +23,35 @@ test.serial('Prometheus stores one sample per scrape, and rate() gives the watts
   const scrapes = Number(up.value[1]);
   t.true(scrapes >= 8, `${scrapes} scrapes`);
   const stored = await prometheus.queryBy('count_over_time(wattmeter_energy_joules_total{exporter="simple"}[1h])', 'domain', now);
-  const rates = await prometheus.queryBy('rate(wattmeter_energy_joules_total{exporter="simple"}[6s])', 'domain', now);
-  // Each value is the mean over 1 s; their average over several scrapes is steadier on a
-  // busy machine, where the fake writer process may stall for tens of ms.
-  const power = await prometheus.queryBy('avg_over_time(wattmeter_power_watts{exporter="simple"}[6s])', 'domain', now);
+  const energy = await prometheus.samples('wattmeter_energy_joules_total{exporter="simple"}', 'domain', now);
+  const power = await prometheus.samples('wattmeter_power_watts{exporter="simple"}', 'domain', now);
   t.deepEqual([...stored.keys()].sort(), Object.keys(DOMAIN_WATTS).sort());
-  for (const [domain, watts] of Object.entries(DOMAIN_WATTS)) {
-    t.is(stored.get(domain), scrapes, `${domain}: one sample per successful scrape`);
-    assertWithin(t, rates.get(domain), watts, 0.05, `rate of ${domain}`);
-    assertWithin(t, power.get(domain), watts, 0.05, `power of ${domain}`);
-  }
+  // The ticks are what the files held; each scrape stored one tick's energy since the
+  // first tick and the mean power over the second of ticks up to it, exactly.
+  const all = tap.ticks();
+  assertBatchReadsRecord(t, await writer.record(), all, clock, sampler.nowMs());
+  sampler.domains.forEach((domain, d) => {
+    t.is(stored.get(domain.name), scrapes, `${domain.name}: one sample per successful scrape`);
+    const e = all.energyUj[d];
+    // No power before two ticks (NaN is not served).
+    const watts = new Map(power.get(domain.name)!.stampsMs.map((ms, j) => [ms, power.get(domain.name)!.values[j]]));
+    const { stampsMs, values } = energy.get(domain.name)!;
+    values.forEach((joules, j) => {
+      const w = watts.get(stampsMs[j]) ?? NaN;
+      const i = e.findIndex((uj, i) => (uj - e[0]) / 1e6 === joules && Object.is(w, windowPowerWatts(sliceTicks(all, i + 1), 1000)[d]));
+      t.true(i >= 0, `${domain.name}: scrape ${j} stored ${joules} J and ${w} W, which no tick read`);
+    });
+  });
   const ticks = await prometheus.queryBy('wattmeter_sampler_ticks_total', 'exporter', now);
   t.true(ticks.get('simple')! >= 1500, 'the sampler ran at about 200 Hz');
   const rate = await prometheus.queryBy('wattmeter_sampler_rate_hertz', 'exporter', now);
   t.is(rate.get('simple'), 200);
 });
+
+/** The first n ticks of a batch (views). */
+function sliceTicks(batch: Batch, n: number): Batch {
+  return { domains: batch.domains, timestampsMs: batch.timestampsMs.subarray(0, n), energyUj: batch.energyUj.map((c) => c.subarray(0, n)), length: n };
+}
 
 test.serial('the exposition passes promtool check metrics', async (t) => {
   const { sampler } = await fakeMachine(t, 200);

@@ -2,13 +2,17 @@
 // the writer advances at a known busy share.
 import test from 'ava';
 import path from 'node:path';
-import { listDomains, openSampler, powerWatts, readOnce } from '../lib/index.js';
+import { concatBatches, listDomains, openSampler, powerWatts, readOnce, type Batch } from '../lib/index.js';
 import { fakeProcStat } from '../fixtures/fake-rapl.js';
-import { drainAll, near, sleep, startWriter, testRoot } from '../fixtures/native.js';
+import { drainAll, sleep, startWriter, testRoot } from '../fixtures/native.js';
 
 test('the model follows CPU utilisation: idle + (max - idle) x busy share', async (t) => {
   const root = testRoot(t);
-  const writer = await startWriter(t, fakeProcStat(root, 0.5));
+  // Two CPUs at 0, 50 or 100 % busy: every change of the jiffies the writer makes has
+  // exactly that busy share (at 50 %, busy and idle are the same floor of the same
+  // number), so each re-read of /proc/stat gives the model the exact utilisation, however
+  // far apart the writer's updates come.
+  const writer = await startWriter(t, fakeProcStat(root, 0.5, 2));
   const options = { source: 'model', sysfsRoot: root, procRoot: path.join(root, 'proc'), modelIdleWatts: 10, modelMaxWatts: 60 } as const;
   const sampler = openSampler({ ...options, rateHz: 200 });
   t.teardown(() => sampler.close());
@@ -20,17 +24,45 @@ test('the model follows CPU utilisation: idle + (max - idle) x busy share', asyn
     [0, 10],
   ]) {
     await writer.setWatts('package-0', busy);
-    await sleep(100); // the model re-reads /proc/stat every 10 ms
-    sampler.drain();
+    // The first re-read after the change mixes both shares; from the first tick at the new
+    // power on, every tick is at it. How soon that comes depends on the machine's load.
+    let batch = drainAll(sampler);
+    let from = firstAt(batch, watts);
+    for (let tries = 0; from < 0 && tries < 500; tries++) {
+      await sleep(20);
+      batch = drainAll(sampler);
+      from = firstAt(batch, watts);
+    }
+    t.true(from >= 0, `${busy * 100} % busy: the model never showed ${watts} W`);
     await sleep(1500);
-    const w = powerWatts(drainAll(sampler), 0);
-    t.true(near(w, watts, 0.1), `${busy * 100} % busy: ${w} W, want ${watts}`);
+    batch = concatBatches([batch, drainAll(sampler)]);
+    const off = [];
+    for (let i = Math.max(from, 1); i < batch.length; i++) if (!atPower(batch, i, watts)) off.push(powerWatts(batch, 0, i - 1, i));
+    t.deepEqual(off, [], `${busy * 100} % busy: ticks off ${watts} W after ${batch.length - from} ticks`);
   }
   t.is(sampler.stats().readErrors, 0);
   const reading = readOnce(options);
   t.is(reading.source, 'model');
   t.true(reading.domains[0].energyJoules > 0, 'an estimate since boot');
 });
+
+/**
+ * The model integrates its power over the exact nanoseconds between ticks; the stamps are
+ * epoch ms in doubles, each rounded to an ulp (0.24 us), so the power between two ticks
+ * reads back exact to two ulps over the interval.
+ */
+function atPower(batch: Batch, i: number, watts: number): boolean {
+  const t1 = batch.timestampsMs[i];
+  const ulp = 2 ** (Math.floor(Math.log2(t1)) - 52);
+  const w = powerWatts(batch, 0, i - 1, i);
+  return Math.abs(w - watts) <= (watts * 2 * ulp) / (t1 - batch.timestampsMs[i - 1]) + 1e-9;
+}
+
+/** The first tick whose interval is at the power, or -1. */
+function firstAt(batch: Batch, watts: number): number {
+  for (let i = 1; i < batch.length; i++) if (atPower(batch, i, watts)) return i;
+  return -1;
+}
 
 test('auto falls back to the model, with one line per real source saying why', (t) => {
   const root = testRoot(t);

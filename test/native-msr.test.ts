@@ -8,7 +8,7 @@ import { addon } from '../lib/native.js';
 import { resolveSourceOptions } from '../lib/options.js';
 import type { NativeError } from '../lib/errors.js';
 import { fakeMsr, MSR, type FakeMsr, type FakeMsrSpec } from '../fixtures/fake-rapl.js';
-import { assertEnergy, measureExactly, startWriter, testRoot } from '../fixtures/native.js';
+import { assertEnergy, assertTicksRead, measureExactly, startWriter, testRoot } from '../fixtures/native.js';
 
 function msrOptions(msr: FakeMsr): SourceOptions {
   return { source: 'msr', sysfsRoot: msr.sysfsRoot, procRoot: msr.procRoot, msrPath: msr.msrPath };
@@ -47,6 +47,7 @@ test('Intel: five registers, the energy unit from the unit register, exact energ
     [`${device}@0x611`, `${device}@0x639`, `${device}@0x619`, `${device}@0x64d`, `${device}@0x641`],
   );
   t.is(m.sampler.domains[0].maxEnergyRangeUj, uj(2 ** 32 * 2 ** -14));
+  assertTicksRead(t, m);
   for (const domain of m.sampler.domains) assertEnergy(t, m, domain.name, uj(2 ** -14));
 });
 
@@ -103,6 +104,7 @@ test('AMD, two sockets: one package domain per socket, read on its first CPU, ac
   );
   // More than the 20 J left before the wrap, whenever the sampler started.
   t.true(m.deliveredUj['package-1'] > uj(20) && m.deliveredUj['package-1'] < m.deliveredUj['package-0']);
+  assertTicksRead(t, m);
   assertEnergy(t, m, 'package-0', uj(2 ** -16));
   assertEnergy(t, m, 'package-1', uj(2 ** -16));
 });

@@ -5,7 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { listDomains, measure, optionsFromEnv, powerWatts, readOnce, WattmeterError } from '../lib/index.js';
 import { fakePowercap, fiveZones } from '../fixtures/fake-rapl.js';
 import { buildFakeNvml } from '../fixtures/fake-nvml.js';
-import { assertEnergy, measureExactly, near, startWriter, testRoot } from '../fixtures/native.js';
+import { assertEnergy, assertTicksRead, measureExactly, near, startWriter, testRoot } from '../fixtures/native.js';
 
 test('gpu: true adds one nvml domain per GPU after the CPU domains', (t) => {
   const root = testRoot(t);
@@ -34,6 +34,7 @@ test('the sampler thread reads GPUs and CPU domains together at their watts', as
   // percents. The fake GPUs run from the clock, so their watts hold over any window.
   const m = await measureExactly(t, writer, { sysfsRoot: root, gpu: true, nvmlLibrary, rateHz: 500 }, 1000);
   assertEnergy(t, m, 'package-0', 1);
+  assertTicksRead(t, m);
   for (const [name, want] of [['gpu-0', 300], ['gpu-1', 70]] as const) {
     const watts = powerWatts(m.batch, m.sampler.domains.findIndex((d) => d.name === name));
     t.true(near(watts, want, 0.03), `${name}: ${watts} W, want ${want}`);
