@@ -2,11 +2,11 @@
 // or variables, stopped cleanly by a signal; as root with --user, the port is bound first.
 import test from 'ava';
 import { once } from 'node:events';
-import { createServer } from 'node:http';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { CLI, wattmeter } from '../fixtures/cli.js';
+import { CLI, spawnWattmeter, wattmeter } from '../fixtures/cli.js';
+import { scriptedReceiver } from '../fixtures/receiver.js';
 import { energyFile, makeRootOnly } from '../fixtures/fake-rapl.js';
 import { fakeTree } from '../fixtures/prometheus.js';
 import { cleanEnv, freePort, startServer } from '../fixtures/servers.js';
@@ -45,26 +45,19 @@ for (const [kind, line] of [
 
 test('export remote-write: pushes to --url, and on SIGINT pushes what is left and says so', async (t) => {
   const { root } = await fakeTree(t);
-  let requests = 0;
-  const receiver = createServer((req, res) => {
-    requests++;
-    req.resume().on('end', () => res.writeHead(204).end());
-  });
-  receiver.listen(0, '127.0.0.1');
-  await once(receiver, 'listening');
-  t.teardown(() => receiver.close());
-  const url = `http://127.0.0.1:${(receiver.address() as { port: number }).port}/api/v1/write`;
+  const receiver = await scriptedReceiver(t);
+  const url = receiver.url;
   const args = ['export', 'remote-write', '--url', `${url}?token=secret`, '--push-interval-ms', '200', '--job', 'j', '--instance', 'i'];
-  const server = await startServer(process.execPath, [CLI, ...args], `${url.replace('/api/v1/write', '')}/`, {
-    env: cleanEnv({ WATTMETER_SYSFS_ROOT: root }),
-  }).catch(() => undefined);
-  // The receiver answers 204 to anything, so "ready" is its first answer; wait for pushes.
-  t.truthy(server);
-  while (requests < 2) await sleep(50);
-  t.is(await exit(server!, 'SIGINT'), 0, server!.output());
-  t.true(server!.output().includes(`wattmeter remote-write exporter pushing to ${url}?token=xxxxx as job=j instance=i (powercap: `), server!.output());
-  t.notRegex(server!.output(), /secret/, 'the query string of the URL is not printed');
-  t.regex(server!.output(), /^stopped: [1-9]\d* samples sent, 0 rejected, 0 dropped$/m);
+  const child = spawnWattmeter(args, { env: { WATTMETER_SYSFS_ROOT: root } });
+  let output = '';
+  child.stdout.on('data', (chunk) => (output += chunk));
+  child.stderr.on('data', (chunk) => (output += chunk));
+  t.teardown(() => child.kill('SIGKILL'));
+  while (receiver.received.length < 2 && child.exitCode === null) await sleep(50);
+  t.is(await exit({ child }, 'SIGINT'), 0, output);
+  t.true(output.includes(`wattmeter remote-write exporter pushing to ${url}?token=xxxxx as job=j instance=i (powercap: `), output);
+  t.notRegex(output, /secret/, 'the query string of the URL is not printed');
+  t.regex(output, /^stopped: [1-9]\d* samples sent, 0 rejected, 0 dropped$/m);
 });
 
 test('export: bad input is one line naming the flag or variable, exit 2', async (t) => {
