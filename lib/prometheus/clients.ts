@@ -93,3 +93,26 @@ export class ConnectionGuard {
     return true;
   }
 }
+
+/** A token bucket over all requests: one token every intervalMs, at most burst kept. */
+export class TokenBucket {
+  readonly #intervalMs: number;
+  readonly #burst: number;
+  #tokens: number;
+  #lastMs = performance.now();
+
+  constructor(intervalMs: number, burst: number) {
+    this.#intervalMs = intervalMs;
+    this.#burst = burst;
+    this.#tokens = burst;
+  }
+
+  take(): boolean {
+    const now = performance.now();
+    this.#tokens = Math.min(this.#burst, this.#tokens + (now - this.#lastMs) / this.#intervalMs);
+    this.#lastMs = now;
+    if (this.#tokens < 1) return false;
+    this.#tokens--;
+    return true;
+  }
+}

@@ -1,13 +1,18 @@
 // The small HTTP server of the scraped exporters: GET (or HEAD) /metrics and nothing
 // else, a bounded number of responses in progress, and no crash whatever clients do. A
 // client that holds connections or responses (never reading them, say) cannot shut others
-// out: see clients.ts.
+// out: see clients.ts. Optionally TLS and basic auth from an exporter-toolkit web config.
+import { X509Certificate } from 'node:crypto';
 import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import { once } from 'node:events';
 import { Readable, pipeline } from 'node:stream';
+import type { TLSSocket } from 'node:tls';
 import { createGzip } from 'node:zlib';
 import { WattmeterError } from '../errors.js';
-import { ConnectionGuard, ScrapeSlots, clientOf } from './clients.js';
+import { BasicAuth } from './basic-auth.js';
+import { ConnectionGuard, ScrapeSlots, TokenBucket, clientOf } from './clients.js';
+import { loadWebConfig, type WebTlsConfig } from './web-config.js';
 
 export interface MetricsServerOptions {
   /**
@@ -31,6 +36,11 @@ export interface MetricsServerOptions {
    * closed and its slot freed (default 30 000 ms; Prometheus gives up at its scrape_timeout).
    */
   writeTimeoutMs?: number;
+  /**
+   * An exporter-toolkit web configuration file (node_exporter's --web.config.file): TLS,
+   * client certificates, basic auth users. Read at start; a mistake in it is a usage error.
+   */
+  webConfigFile?: string;
 }
 
 /** A rendered scrape: a list of buffers, so that large bodies are streamed, not joined. */
@@ -48,7 +58,7 @@ export interface MetricsServer {
 
 // A connection silent this long is closed (between keep-alive scrapes too).
 const IDLE_TIMEOUT_MS = 30_000;
-// A request's headers must arrive within this; Prometheus sends them
+// A request's headers (and a TLS handshake) must arrive within this; Prometheus sends them
 // at once, a slow-loris client does not.
 const HEADERS_TIMEOUT_MS = 10_000;
 // Connections beyond this are closed as soon as they open, so a flood cannot exhaust memory.
@@ -65,11 +75,19 @@ export async function serveMetrics(
   options: MetricsServerOptions,
   render: () => MetricsBody | Promise<MetricsBody>,
 ): Promise<MetricsServer> {
+  const web = options.webConfigFile === undefined ? undefined : loadWebConfig(options.webConfigFile);
   const slots = new ScrapeSlots(options.maxConcurrentScrapes ?? 10, options.maxScrapesPerClient ?? 4);
   const connections = new ConnectionGuard(MAX_CONNECTIONS, options.maxConnectionsPerClient ?? 32);
   const writeTimeoutMs = options.writeTimeoutMs ?? 30_000;
+  const auth = web?.users.size ? new BasicAuth(web.users) : undefined;
+  const limiter = web?.rateLimit && new TokenBucket(web.rateLimit.intervalMs, web.rateLimit.burst);
 
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
+    if (limiter && !limiter.take()) return reply(res, 429, 'Too many requests\n', { 'Retry-After': '1' });
+    for (const [name, value] of Object.entries(web?.headers ?? {})) res.setHeader(name, value);
+    const verdict = auth && (await auth.check(req.headers.authorization));
+    if (verdict === 'busy') return reply(res, 503, 'Too many logins in progress\n', { 'Retry-After': '1' });
+    if (verdict === 'denied') return reply(res, 401, 'Unauthorized\n', { 'WWW-Authenticate': 'Basic realm="wattmeter", charset="UTF-8"' });
     if ((req.url ?? '').split('?')[0] !== '/metrics') return reply(res, 404, 'Not found: try /metrics\n');
     if (req.method !== 'GET' && req.method !== 'HEAD') return reply(res, 405, 'Method not allowed\n', { Allow: 'GET, HEAD' });
     const client = clientOf(req.socket.remoteAddress);
@@ -91,8 +109,12 @@ export async function serveMetrics(
 
   const listener = (req: IncomingMessage, res: ServerResponse) => void handle(req, res);
   const timeouts = { headersTimeout: HEADERS_TIMEOUT_MS, requestTimeout: HEADERS_TIMEOUT_MS, connectionsCheckingInterval: 1000 };
-  const server = createHttpServer(timeouts, listener);
+  const tls = web?.tls;
+  const server = tls
+    ? createHttpsServer({ ...tls.options, ...timeouts, handshakeTimeout: HEADERS_TIMEOUT_MS }, listener)
+    : createHttpServer(timeouts, listener);
   server.on('connection', (socket) => connections.admit(socket));
+  if (tls) server.on('secureConnection', (socket: TLSSocket) => clientCertificateAccepted(socket, tls) || socket.destroy());
   server.setTimeout(IDLE_TIMEOUT_MS); // destroys a socket idle that long
   const bind = options.host ?? '127.0.0.1';
   await new Promise<void>((resolve, reject) => {
@@ -104,7 +126,7 @@ export async function serveMetrics(
   const address = server.address() as { address: string; port: number; family: string };
   const host = bind !== '::' && bind !== '0.0.0.0' ? bind : 'localhost';
   return {
-    url: `http://${host.includes(':') ? `[${host}]` : host}:${address.port}/metrics`,
+    url: `${tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${address.port}/metrics`,
     port: address.port,
     async close() {
       const closed = once(server, 'close');
@@ -143,4 +165,20 @@ export function acceptsGzip(header: string | undefined): boolean {
     }),
   );
   return (codings.get('gzip') ?? codings.get('x-gzip') ?? codings.get('*') ?? 0) > 0;
+}
+
+/** The checks of a client certificate that Node's handshake does not make. */
+function clientCertificateAccepted(socket: TLSSocket, tls: WebTlsConfig): boolean {
+  const raw = socket.getPeerCertificate()?.raw;
+  if (!raw) return tls.clientAuth !== 'RequireAnyClientCert' && !tls.allowedSans;
+  if (tls.clientAuth === 'VerifyClientCertIfGiven' && !socket.authorized) return false;
+  return !tls.allowedSans || subjectAltNames(new X509Certificate(raw)).some((name) => tls.allowedSans!.includes(name));
+}
+
+/** A certificate's DNS names, IP addresses, e-mail addresses and URIs. */
+function subjectAltNames(cert: X509Certificate): string[] {
+  // Node writes them as `DNS:a.example, IP Address:10.0.0.1, URI:spiffe://x`, quoting
+  // (JSON-style) a value with a comma or quote in it.
+  const entries = (cert.subjectAltName ?? '').matchAll(/(DNS|IP Address|email|URI):("(?:[^"\\]|\\.)*"|[^,]*)(?:, |$)/g);
+  return [...entries].map(([, , value]) => (value.startsWith('"') ? (JSON.parse(value) as string) : value));
 }
