@@ -8,6 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { gunzipSync } from 'node:zlib';
 import { WattmeterError } from '../lib/index.js';
 import { acceptsGzip, serveMetrics, type MetricsBody, type MetricsServerOptions } from '../lib/prometheus/http.js';
+import { clientOf } from '../lib/prometheus/clients.js';
 import { TEXT_FORMAT } from '../lib/prometheus/text.js';
 import { get, idle, neverReading } from '../fixtures/http-client.js';
 import { Prometheus } from '../fixtures/prometheus.js';
@@ -125,6 +126,16 @@ test('a port in use is a clear error', async (t) => {
     instanceOf: WattmeterError,
   });
   t.regex(error!.message, new RegExp(`Cannot serve metrics on 127.0.0.1:${first.port}: .*EADDRINUSE`));
+});
+
+test('a client is an IPv4 address, or an IPv6 /64', (t) => {
+  t.is(clientOf('127.0.0.2'), '127.0.0.2');
+  t.is(clientOf('::ffff:10.0.0.7'), '10.0.0.7');
+  t.is(clientOf('2001:db8:1:2:aaaa::1'), '2001:db8:1:2::/64');
+  t.is(clientOf('2001:db8:1:2::9'), '2001:db8:1:2::/64');
+  t.is(clientOf('2001:0db8::1%eth0'), '2001:db8:0:0::/64');
+  t.is(clientOf('::1'), '0:0:0:0::/64');
+  t.is(clientOf(undefined), '');
 });
 
 test('listens on 127.0.0.1 unless told otherwise', async (t) => {
