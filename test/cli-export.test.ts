@@ -2,7 +2,9 @@
 // or variables, stopped cleanly by a signal; as root with --user, the port is bound first.
 import test from 'ava';
 import { once } from 'node:events';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import bcrypt from 'bcryptjs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CLI, spawnWattmeter, wattmeter } from '../fixtures/cli.js';
@@ -95,4 +97,30 @@ test('export simple --user: opens the root-only counters and binds a port below 
   const line = /^wattmeter_energy_joules_total\{domain="package-0"/m;
   t.regex(await scrapeUntil(`http://127.0.0.1:${port}/metrics`, line), line, 'still reading the root-only counter');
   t.is(await exit(server, 'SIGTERM'), 0, server.output());
+});
+
+test('export --web-config: basic auth from an exporter-toolkit file guards /metrics; a bad file is a clear error at start', async (t) => {
+  const { root } = await fakeTree(t);
+  const dir = mkdtempSync(path.join(tmpdir(), 'wattmeter-cli-web-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const config = path.join(dir, 'web.yml');
+  writeFileSync(config, `basic_auth_users:\n  prometheus: ${bcrypt.hashSync('s3cret', 4)}\n`);
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}/metrics`;
+  const child = spawnWattmeter(['export', 'simple', '--sysfs-root', root, '--port', String(port), '--web-config', config]);
+  t.teardown(() => child.kill('SIGKILL'));
+  let status = 0;
+  for (const deadline = Date.now() + 10_000; status === 0 && Date.now() < deadline; await sleep(100)) {
+    status = await fetch(url).then((r) => r.status, () => 0);
+  }
+  t.is(status, 401, 'no credentials');
+  const auth = (user: string, password: string) => ({ authorization: `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}` });
+  t.is((await fetch(url, { headers: auth('prometheus', 'wrong') })).status, 401);
+  t.is((await fetch(url, { headers: auth('prometheus', 's3cret') })).status, 200);
+
+  writeFileSync(config, 'basic_auth_users:\n  prometheus: not-a-hash\n');
+  const bad = await wattmeter(['export', 'simple', '--sysfs-root', root, '--port', '0', '--web-config', config]);
+  t.is(bad.code, 2, bad.stderr);
+  t.regex(bad.stderr, new RegExp(`${config.replace(/[.]/g, '\\.')}.*basic_auth_users`));
+  t.notRegex(bad.stderr, /\n\s+at /);
 });

@@ -28,6 +28,15 @@ export const EXPORTER_OPTIONS = {
     defaultDoc: `${DEFAULT_PORTS.simple} (simple), ${DEFAULT_PORTS.multirate} (multirate)`,
     help: 'port to listen on',
   },
+  webConfigFile: {
+    env: 'WATTMETER_WEB_CONFIG',
+    flag: '--web-config',
+    metavar: 'FILE',
+    kind: 'string',
+    emptyIsUnset: true,
+    defaultDoc: 'none: plain HTTP, no authentication',
+    help: "TLS and basic auth for /metrics, in exporter-toolkit's web config format (as node_exporter's)",
+  },
   multirateWindowMs: {
     env: 'WATTMETER_MULTIRATE_WINDOW_MS',
     flag: '--window-ms',
@@ -114,14 +123,14 @@ function read<K extends keyof Table>(settings: ExporterSettings, keys: readonly 
   return parseTexts(EXPORTER_OPTIONS, texts, settings.names);
 }
 
-/** WATTMETER_HOST (default 127.0.0.1) and WATTMETER_PORT. */
+/** WATTMETER_HOST (default 127.0.0.1), WATTMETER_PORT and WATTMETER_WEB_CONFIG. */
 export function serverOptionsFromEnv(defaultPort: number, env: Env = process.env): MetricsServerOptions {
   return serverOptions(settingsFromEnv(env), defaultPort);
 }
 
 export function serverOptions(settings: ExporterSettings, defaultPort: number): MetricsServerOptions {
-  const { host, port } = read(settings, ['host', 'port']);
-  return { host, port: port ?? defaultPort };
+  const { host, port, webConfigFile } = read(settings, ['host', 'port', 'webConfigFile']);
+  return { host, port: port ?? defaultPort, webConfigFile };
 }
 
 /**
