@@ -24,9 +24,11 @@ const PEERS: readonly Peer[] = [
   { check: 'victoria-metrics', debian: 'victoria-metrics', why: 'a second remote-write receiver' },
   { check: 'docker-compose', debian: 'docker-compose', why: 'validating the Compose stack' },
   { check: 'yamllint', debian: 'yamllint', why: 'linting the stack YAML' },
-  { check: ['python3', '-c', 'import yaml'], debian: 'python3-yaml', why: 'reading rendered YAML' },
+  // Debian's own python3, where its packages install (a python3 earlier on PATH may lack them).
+  { check: ['/usr/bin/python3', '-c', 'import yaml'], debian: 'python3-yaml', why: 'reading rendered YAML' },
   { check: ['/usr/bin/python3', '-c', 'import prometheus_client.openmetrics.parser'], debian: 'python3-prometheus-client', why: 'the reference OpenMetrics parser' },
   { check: 'cc', debian: 'gcc', why: 'compiling the fake NVML library' },
+  { check: 'cmake', debian: 'cmake', why: 'building the prebuilt addon as `npm pack` does' },
 ];
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url)); // dist/test -> repository

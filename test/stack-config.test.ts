@@ -33,7 +33,7 @@ function run(command: string, args: string[], options: { cwd?: string; env?: Nod
 
 /** Parses YAML with python3-yaml, which docker-compose and yamllint depend on. */
 async function parseYaml(text: string): Promise<any> {
-  const result = await run('python3', ['-c', 'import json, sys, yaml; json.dump(yaml.safe_load(sys.stdin), sys.stdout)'], { input: text });
+  const result = await run('/usr/bin/python3', ['-c', 'import json, sys, yaml; json.dump(yaml.safe_load(sys.stdin), sys.stdout)'], { input: text });
   if (result.code !== 0) throw new Error(`python3 yaml: ${result.stderr}`);
   return JSON.parse(result.stdout);
 }
