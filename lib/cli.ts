@@ -11,7 +11,7 @@ import { flagAndEnvNames, flagNames, parseArgsOptions, textsFromEnv, usageLines 
 import { SAMPLER_OPTIONS, optionsFromEnv, parseNumber, parseOptions, resolveSamplerOptions, type SamplerOptions } from './options.js';
 import { openSampler, type Sampler } from './sampler.js';
 import { EXPORTER_OPTIONS } from './exporters/env.js';
-import { EXPORTERS, exporterKind, runExporter } from './cli/export.js';
+import { EXPORTERS, EXPORTER_FLAGS, exporterKind, runExporter } from './cli/export.js';
 
 const COMMANDS = `Commands:
   domains [--json]                 the energy domains found, with source and path
@@ -60,7 +60,7 @@ const FLAGS = {
   version: { type: 'boolean' },
 } as const;
 
-const EXPORTER_FLAGS = Object.keys(parseArgsOptions(EXPORTER_OPTIONS));
+const EXPORT_FLAGS = Object.keys(parseArgsOptions(EXPORTER_OPTIONS));
 
 /** Flag name for each option, so errors name what the user typed. */
 const OPTION_FLAGS = flagNames(SAMPLER_OPTIONS);
@@ -91,7 +91,8 @@ function samplerOptions(flags: Flags): SamplerOptions {
 }
 
 function durationS(flags: Flags, fallback: number): number {
-  return flags.duration === undefined ? fallback : parseNumber(flags.duration, '--duration', 0.001, 1e7);
+  // At most what a timer can wait (2^31 - 1 ms, 24.8 days); leave it out to run until stopped.
+  return flags.duration === undefined ? fallback : parseNumber(flags.duration, '--duration', 0.001, 2_147_483);
 }
 
 function warn(lines: readonly string[]): void {
@@ -258,6 +259,13 @@ function version(): string {
 
 async function exportCommand(flags: Flags, [name]: string[]): Promise<void> {
   const kind = exporterKind(name);
+  const own = new Set<string>(EXPORTER_FLAGS[kind]);
+  for (const [key, spec] of Object.entries(EXPORTER_OPTIONS)) {
+    const flag = 'flag' in spec ? spec.flag : undefined;
+    if (flag && !own.has(key) && flags[flag.slice(2) as keyof Flags] !== undefined) {
+      throw usageError(`${flag} is not an option of \`wattmeter export ${kind}\`. Run \`wattmeter export --help\` for usage.`);
+    }
+  }
   const flagged = Object.fromEntries(
     Object.entries(EXPORTER_OPTIONS).flatMap(([key, spec]) => {
       const value = 'flag' in spec ? flags[spec.flag.slice(2) as keyof Flags] : undefined;
@@ -282,7 +290,7 @@ const COMMAND_TABLE: Record<string, Command> = {
   read: { run: readCommand, flags: ['json'] },
   sample: { run: sampleCommand, flags: ['duration', 'format'] },
   bench: { run: benchCommand, flags: ['duration', 'json'] },
-  export: { run: exportCommand, flags: ['duration', ...EXPORTER_FLAGS], args: 1, usage: EXPORT_USAGE },
+  export: { run: exportCommand, flags: ['duration', ...EXPORT_FLAGS], args: 1, usage: EXPORT_USAGE },
 };
 
 const SHARED_FLAGS = new Set([...Object.keys(parseArgsOptions(SAMPLER_OPTIONS)), 'help', 'version']);

@@ -1,6 +1,6 @@
 // The sampler's options, each declared once in SAMPLER_OPTIONS: key, environment variable,
 // flag, parser, default, help and README line. The API, the CLI, the examples, the native
-// boundary and the README table (checked by test/options.test.ts) all derive from it.
+// boundary and the README table (checked by test/unit/options.test.ts) all derive from it.
 import { existsSync } from 'node:fs';
 import { usageError } from './errors.js';
 import type { NativeOptions, NativeSamplerOptions } from './native.js';
@@ -148,8 +148,6 @@ export type NativeValues<G extends Group> = {
 
 export interface SamplerOptions extends OptionValues<Table> {}
 export interface SourceOptions extends Pick<SamplerOptions, KeysOf<'source'>> {}
-export type SourceOption = NativeOptions['source'];
-export type CpuVendorOption = NativeOptions['cpuVendor'];
 
 export const DEFAULT_RATE_HZ = SAMPLER_OPTIONS.rateHz.default;
 

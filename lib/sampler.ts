@@ -52,6 +52,7 @@ export class Sampler {
   #holds = 0;
   #startedByHold = false;
   #lingerTimer: NodeJS.Timeout | undefined;
+  #overflowed = 0; // ticks batches() let go because its consumer fell a ring behind
 
   constructor(options: SamplerOptions = {}) {
     const resolved = resolveSamplerOptions(options);
@@ -98,6 +99,9 @@ export class Sampler {
   close(): void {
     clearInterval(this.#pumpTimer);
     clearTimeout(this.#lingerTimer);
+    this.#listeners.clear();
+    this.#pumpEveryMs = Infinity;
+    this.#holds = 0;
     this.#native?.close();
     this.#native = undefined;
   }
@@ -116,12 +120,18 @@ export class Sampler {
     if (this.#pumping) return batchFromColumns(this.domains, new Float64Array(0));
     const batch = batchFromColumns(this.domains, native.drain(maxTicks));
     if (batch.length === 0) return batch;
+    // Every subscriber gets the batch even if one throws; the first error is thrown after.
+    const errors: unknown[] = [];
     this.#pumping = true;
-    try {
-      for (const listener of [...this.#listeners.keys()]) listener(batch);
-    } finally {
-      this.#pumping = false;
+    for (const listener of [...this.#listeners.keys()]) {
+      try {
+        listener(batch);
+      } catch (error) {
+        errors.push(error);
+      }
     }
+    this.#pumping = false;
+    if (errors.length > 0) throw errors[0];
     return batch;
   }
 
@@ -197,18 +207,33 @@ export class Sampler {
   }
 
   stats(): SamplerStats {
-    return samplerStats(this.#open().stats(), this.rateHz, this.domains);
+    const stats = samplerStats(this.#open().stats(), this.rateHz, this.domains);
+    stats.dropped += this.#overflowed;
+    return stats;
   }
 
   /**
    * Yields every tick, joined into one batch per `intervalMs` (none when there was no
    * tick), until the sampler is closed, the signal aborts or the loop breaks. A subscriber
-   * like any other; starts the sampler if needed.
+   * like any other; holds the sampler running meanwhile (see hold()). A consumer that
+   * falls behind by more than the ring's capacity loses the oldest ticks beyond it, as a
+   * full ring would, counted in stats().dropped.
    */
   async *batches({ intervalMs = 1000, signal }: BatchesOptions = {}): AsyncGenerator<Batch> {
     let pending: Batch[] = [];
-    const unsubscribe = this.subscribe((batch) => pending.push(batch), { maxDelayMs: intervalMs });
-    if (!this.#open().stats().running) this.start();
+    let waiting = 0;
+    const unsubscribe = this.subscribe(
+      (batch) => {
+        pending.push(batch);
+        waiting += batch.length;
+        while (waiting - pending[0].length >= this.capacity) {
+          this.#overflowed += pending[0].length;
+          waiting -= pending.shift()!.length;
+        }
+      },
+      { maxDelayMs: intervalMs },
+    );
+    const release = this.hold();
     try {
       while (!this.closed && !signal?.aborted) {
         try {
@@ -221,10 +246,12 @@ export class Sampler {
         if (pending.length === 0) continue;
         const batch = concatBatches(pending);
         pending = [];
+        waiting = 0;
         yield batch;
       }
     } finally {
       unsubscribe();
+      release();
     }
   }
 }

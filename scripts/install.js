@@ -42,7 +42,7 @@ if (!root.split(path.sep).includes('node_modules')) {
   if (cmakeJs && onPath('cmake')) {
     process.exit(run(process.execPath, [path.join(cmakeJs, 'bin', 'cmake-js'), 'compile', '--out', 'build']));
   }
-  console.error('wattmeter: cmake not found; building the addon with node-gyp instead.');
+  console.error(`wattmeter: ${cmakeJs ? 'cmake' : 'cmake-js'} not found; building the addon with node-gyp instead.`);
   process.exit(nodeGyp());
 }
 
@@ -73,7 +73,9 @@ const fail = (reason) => {
 const missing = [];
 if (!process.env.PYTHON && !process.env.npm_config_python && !onPath('python3') && !onPath('python')) missing.push('python3');
 if (!onPath('make')) missing.push('make');
-if (!(process.env.CXX ? onPath(process.env.CXX) || path.isAbsolute(process.env.CXX) : ['c++', 'g++', 'clang++'].some(onPath))) {
+// CXX may carry arguments ("ccache g++"): its program is the first word.
+const cxx = process.env.CXX?.trim().split(/\s+/)[0];
+if (!(cxx ? onPath(cxx) || path.isAbsolute(cxx) : ['c++', 'g++', 'clang++'].some(onPath))) {
   missing.push('a C++ compiler');
 }
 if (!packageDir('node-addon-api')) missing.push('the package node-addon-api (omitted with the optional dependencies)');

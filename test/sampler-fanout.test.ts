@@ -2,13 +2,13 @@
 // subscriber; the timer drains at the shortest delay asked; holds start and stop it.
 import test from 'ava';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { openSampler, type Batch } from '../lib/index.js';
+import { openSampler, type Batch, type SamplerOptions } from '../lib/index.js';
 import { FakeWriter, fakePowercap, removeRoot, tempRoot } from '../fixtures/fake-rapl.js';
 
-async function fakeSampler(t: import('ava').ExecutionContext, rateHz = 500) {
+async function fakeSampler(t: import('ava').ExecutionContext, rateHz = 500, options: SamplerOptions = {}) {
   const root = tempRoot();
   const writer = await FakeWriter.start(fakePowercap(root, [{ zone: 'intel-rapl:0', name: 'package-0', watts: 10 }]));
-  const sampler = openSampler({ sysfsRoot: root, rateHz });
+  const sampler = openSampler({ sysfsRoot: root, rateHz, ...options });
   t.teardown(async () => {
     sampler.close();
     await writer.stop();
@@ -83,4 +83,37 @@ test('hold() starts a stopped sampler and stops it lingerMs after the last relea
 test('subscribe checks maxDelayMs', async (t) => {
   const sampler = await fakeSampler(t);
   t.throws(() => sampler.subscribe(() => {}, { maxDelayMs: 0 }), { message: /maxDelayMs must be a number of milliseconds above 0/ });
+});
+
+test('a listener that throws keeps no other subscriber from the batch, and drain() rethrows it', async (t) => {
+  const sampler = await fakeSampler(t);
+  const seen: number[] = [];
+  const stopBad = sampler.subscribe(() => {
+    throw new Error('listener bug');
+  }, { maxDelayMs: 1000 });
+  const stopGood = sampler.subscribe((b) => seen.push(b.length), { maxDelayMs: 1000 });
+  sampler.start();
+  await sleep(50);
+  const error = t.throws(() => sampler.drain());
+  t.is(error?.message, 'listener bug');
+  t.true(seen.length === 1 && seen[0] > 0, 'the other subscriber got the batch');
+  stopBad();
+  stopGood();
+});
+
+test('batches() with a consumer a ring behind keeps at most a ring of ticks, and counts the rest as dropped', async (t) => {
+  const sampler = await fakeSampler(t, 1000, { bufferCapacity: 1024 });
+  const stop = new AbortController();
+  const yielded: number[] = [];
+  for await (const batch of sampler.batches({ intervalMs: 50, signal: stop.signal })) {
+    yielded.push(batch.length);
+    if (yielded.length === 1) await sleep(2500); // 2.5 s behind while the timer keeps delivering
+    else stop.abort();
+  }
+  sampler.stop();
+  const rest = sampler.drain().length;
+  const { ticks, dropped } = sampler.stats();
+  t.true(dropped > 0, 'ticks beyond the ring were let go');
+  t.true(yielded[1] < 2 * 1024, `${yielded[1]} ticks kept: under a ring plus one delivery`);
+  t.is(yielded.reduce((a, b) => a + b, 0) + rest + dropped, ticks, 'every tick yielded, left in the ring or counted as dropped');
 });

@@ -4,13 +4,13 @@
 // so a port below 1024 works too. Remote write binds nothing: it switches before starting,
 // so the files of its disk queue belong to the user that keeps writing them.
 import type { SamplerOptions } from '../options.js';
-import { openSampler } from '../sampler.js';
+import { openSampler, type Sampler } from '../sampler.js';
 import { dropPrivileges } from '../privileges.js';
 import { usageError } from '../errors.js';
 import { startSimpleExporter } from '../exporters/simple.js';
 import { startMultirateExporter } from '../exporters/multirate.js';
 import { startRemoteWriteExporter } from '../exporters/remote-write.js';
-import { DEFAULT_PORTS, multirateOptions, remoteWriteOptions, serverOptions, type ExporterSettings } from '../exporters/env.js';
+import { DEFAULT_PORTS, EXPORTER_OPTIONS, multirateOptions, remoteWriteOptions, serverOptions, type ExporterSettings } from '../exporters/env.js';
 
 export const EXPORTERS = ['simple', 'multirate', 'remote-write'] as const;
 export type ExporterKind = (typeof EXPORTERS)[number];
@@ -30,6 +30,15 @@ interface Running {
   summary?(): string;
 }
 
+/** The flags each exporter takes, besides the sampler's and --duration. */
+export const EXPORTER_FLAGS: Record<ExporterKind, readonly (keyof typeof EXPORTER_OPTIONS)[]> = {
+  simple: ['host', 'port', 'webConfigFile'],
+  multirate: ['host', 'port', 'webConfigFile', 'multirateWindowMs'],
+  'remote-write': ['remoteWriteUrl', 'pushIntervalMs', 'job', 'instance', 'queueDir', 'maxQueueBytes', 'maxShards'],
+};
+
+type Starter = (sampler: Sampler, onError: (error: Error) => void) => Promise<Running>;
+
 /**
  * Runs an exporter until SIGINT or SIGTERM (or `seconds`), then stops it cleanly: remote
  * write pushes what is left first, within its close timeout.
@@ -41,15 +50,19 @@ export async function runExporter(
   seconds: number,
   warn: (lines: readonly string[]) => void,
 ): Promise<void> {
+  const start = starter(kind, settings); // every setting checked before anything opens
   const sampler = openSampler(sampling);
   warn(sampler.warnings);
-  let running: Running;
+  let running: Running | undefined;
   const listens = kind !== 'remote-write';
   try {
+    // Started as root, so a SCHED_FIFO asked for is granted before the switch.
+    sampler.start();
     if (user && !listens) dropPrivileges(user);
-    running = await start(kind, sampler, settings, (error) => warn([error.message]));
+    running = await start(sampler, (error) => warn([error.message]));
     if (user && listens) dropPrivileges(user);
   } catch (error) {
+    await running?.close(); // never left serving as root
     sampler.close();
     throw error;
   }
@@ -65,31 +78,35 @@ export async function runExporter(
   if (running.summary) console.log(running.summary());
 }
 
-async function start(
-  kind: ExporterKind,
-  sampler: ReturnType<typeof openSampler>,
-  settings: ExporterSettings,
-  onError: (error: Error) => void,
-): Promise<Running> {
+/** Parses the exporter's settings and returns what starts it on a sampler. */
+function starter(kind: ExporterKind, settings: ExporterSettings): Starter {
   switch (kind) {
     case 'simple': {
-      const exporter = await startSimpleExporter({ sampler, ...serverOptions(settings, DEFAULT_PORTS.simple) });
-      return { describe: `on ${exporter.url}`, close: () => exporter.close() };
+      const server = serverOptions(settings, DEFAULT_PORTS.simple);
+      return async (sampler) => {
+        const exporter = await startSimpleExporter({ sampler, ...server });
+        return { describe: `on ${exporter.url}`, close: () => exporter.close() };
+      };
     }
     case 'multirate': {
-      const exporter = await startMultirateExporter({ sampler, ...multirateOptions(settings) });
-      return { describe: `on ${exporter.url}`, close: () => exporter.close() };
+      const server = multirateOptions(settings);
+      return async (sampler) => {
+        const exporter = await startMultirateExporter({ sampler, ...server });
+        return { describe: `on ${exporter.url}`, close: () => exporter.close() };
+      };
     }
     case 'remote-write': {
       const push = remoteWriteOptions(settings);
-      const exporter = startRemoteWriteExporter({ sampler, ...push, onError });
-      return {
-        describe: `pushing to ${exporter.redactedUrl} as job=${push.job} instance=${push.instance}${push.queueDir ? `, queue in ${push.queueDir}` : ''}`,
-        close: () => exporter.close(),
-        summary() {
-          const { sent, failed, dropped } = exporter.stats();
-          return `stopped: ${sent} samples sent, ${failed} rejected, ${dropped} dropped`;
-        },
+      return async (sampler, onError) => {
+        const exporter = startRemoteWriteExporter({ sampler, ...push, onError });
+        return {
+          describe: `pushing to ${exporter.redactedUrl} as job=${push.job} instance=${push.instance}${push.queueDir ? `, queue in ${push.queueDir}` : ''}`,
+          close: () => exporter.close(),
+          summary() {
+            const { sent, failed, dropped } = exporter.stats();
+            return `stopped: ${sent} samples sent, ${failed} rejected, ${dropped} dropped`;
+          },
+        };
       };
     }
   }

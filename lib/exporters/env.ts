@@ -46,6 +46,7 @@ export const EXPORTER_OPTIONS = {
     min: 1000,
     max: 600_000,
     emptyIsUnset: true,
+    defaultDoc: '30000',
     help: 'how long the multirate exporter keeps samples for scrapers',
   },
   remoteWriteUrl: { env: 'WATTMETER_REMOTE_WRITE_URL', flag: '--url', metavar: 'URL', kind: 'string', emptyIsUnset: true, help: 'remote write: where to push (required)' },
@@ -58,7 +59,8 @@ export const EXPORTER_OPTIONS = {
     min: 10,
     max: 3_600_000,
     emptyIsUnset: true,
-    help: 'how often to push',
+    defaultDoc: '1000',
+    help: 'remote write: how often to push',
   },
   queueDir: {
     env: 'WATTMETER_REMOTE_WRITE_QUEUE_DIR',
@@ -135,7 +137,7 @@ export function serverOptions(settings: ExporterSettings, defaultPort: number): 
 
 /**
  * The multirate exporter's server options and WATTMETER_MULTIRATE_WINDOW_MS (1 s to
- * 10 min; the window is kept in memory, about 6 MB per domain for 30 s at 1 kHz).
+ * 10 min; the window is kept in memory, about 6.5 MB per domain for 30 s at 1 kHz).
  */
 export function multirateOptionsFromEnv(env: Env = process.env): Omit<MultirateExporterOptions, 'sampler'> {
   return multirateOptions(settingsFromEnv(env));

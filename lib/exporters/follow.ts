@@ -14,8 +14,8 @@ export interface Follower {
  * maxDelayMs after it was recorded.
  */
 export function follow(sampler: Sampler, maxDelayMs: number, onBatch: (batch: Batch) => void): Follower {
+  const unsubscribe = sampler.subscribe(onBatch, { maxDelayMs }); // checks maxDelayMs first
   const release = sampler.hold();
-  const unsubscribe = sampler.subscribe(onBatch, { maxDelayMs });
   return {
     stop() {
       if (!sampler.closed) sampler.drain();

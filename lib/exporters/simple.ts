@@ -1,7 +1,8 @@
 // The simple exporter: a prom-client registry, one value per series per scrape, stamped by
-// Prometheus with the scrape time. Each drain writes a fresh snapshot into the registry;
-// a scrape serves the text rendered from the latest snapshot (rendered once per drain at
-// most, however many scrapers ask), so a scrape costs no file I/O and no sampler call.
+// Prometheus with the scrape time. The ticks delivered are written into the registry as a
+// snapshot at most once per drain interval, and by a scrape that finds newer ticks; a
+// scrape serves the text rendered from the latest snapshot (rendered once per snapshot,
+// however many scrapers ask), so a scrape never reads a counter's file.
 //
 // In the format the scraper asks for (lib/prometheus/accept.ts): OpenMetrics 1.0 or the
 // text format 0.0.4. A prom-client registry renders one format, and rendering OpenMetrics
@@ -80,7 +81,21 @@ export async function startSimpleExporter(options: SimpleExporterOptions): Promi
   let recent: Batch | undefined; // the last POWER_WINDOW_MS of ticks, for power
   let rendered: Partial<Record<ExpositionFormat, Promise<Buffer>>> = {};
 
-  const snapshot = (batch: Batch) => {
+  // Ticks can arrive every millisecond (a measure() waiting on the same sampler drains
+  // that often): they are kept as they come, and folded into the registries at most once
+  // per drain interval, or at a scrape that finds them newer than the registries.
+  const intervalMs = options.drainIntervalMs ?? 100;
+  let pending: Batch[] = [];
+  let writtenMs = -Infinity;
+  const collect = (batch: Batch) => {
+    pending.push(batch);
+    if (performance.now() - writtenMs >= intervalMs) snapshot();
+  };
+  const snapshot = () => {
+    if (pending.length === 0) return;
+    const batch = concatBatches(pending);
+    pending = [];
+    writtenMs = performance.now();
     baseUj ??= batch.energyUj.map((column) => column[0]);
     recent = lastWindow(recent ? concatBatches([recent, batch]) : batch, POWER_WINDOW_MS);
     const last = recent.length - 1;
@@ -93,8 +108,9 @@ export async function startSimpleExporter(options: SimpleExporterOptions): Promi
     rendered = {};
   };
 
-  const drainer = follow(sampler, options.drainIntervalMs ?? 100, snapshot);
+  const drainer = follow(sampler, intervalMs, collect);
   const server = await serveMetrics(options, async (format) => {
+    snapshot();
     const { registry } = registries[format];
     const text = (rendered[format] ??= registry.metrics().then((t) => Buffer.from(t)));
     return { contentType: registry.contentType, chunks: [await text] };

@@ -164,7 +164,7 @@ export class KnotFeed {
    * back-to-back measurements reuse it warm.
    */
   hold(): () => void {
-    if (this.#holds++ === 0) {
+    if (this.#holds === 0) {
       const unsubscribe = this.sampler.subscribe((batch) => this.#deliver(batch));
       const release = this.sampler.hold({ lingerMs: LINGER_MS });
       this.#releaseSampler = () => {
@@ -172,6 +172,7 @@ export class KnotFeed {
         unsubscribe();
       };
     }
+    this.#holds++; // counted once the sampler is held: a closed one throws above
     let released = false;
     return () => {
       if (released) return;

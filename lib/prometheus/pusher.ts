@@ -152,7 +152,7 @@ export class RemoteWritePusher {
     if (userinfo && options.auth) {
       throw usageError(`remote write URL ${this.redactedUrl} carries credentials and auth is given too: use one or the other.`);
     }
-    const auth = userinfo ? { username: decodeURIComponent(url.username), password: decodeURIComponent(url.password) } : options.auth;
+    const auth = userinfo ? urlCredentials(url, this.redactedUrl) : options.auth;
     url.username = url.password = ''; // sent as a header, which a redirect to another origin drops
     this.url = url;
     this.#target = { job: options.job ?? 'wattmeter', instance: options.instance ?? hostname() };
@@ -173,7 +173,12 @@ export class RemoteWritePusher {
     };
     if (options.queueDir !== undefined) {
       const onDamage = (message: string) => this.#options.onError?.(new WattmeterError(message, { code: 'WATTMETER_REMOTE_WRITE_QUEUE' }));
-      this.#queue = this.#disk = new DiskQueue(options.queueDir, options.maxQueueBytes ?? DEFAULT_MAX_QUEUE_BYTES, onDamage);
+      try {
+        this.#queue = this.#disk = new DiskQueue(options.queueDir, options.maxQueueBytes ?? DEFAULT_MAX_QUEUE_BYTES, onDamage);
+      } catch (error) {
+        if (error instanceof WattmeterError) throw error;
+        throw usageError(`remote write queue directory ${options.queueDir}: ${(error as Error).message}; give a directory this user can create and write.`);
+      }
     } else {
       this.#queue = new SampleQueue(options.queueCapacitySamples ?? defaultQueueCapacitySamples);
     }
@@ -490,4 +495,13 @@ function authorization(auth: RemoteWriteAuth | undefined): OutgoingHttpHeaders {
   if (auth.username.includes(':')) throw usageError('remote write: a basic-auth user name cannot contain ":".');
   if (CONTROL.test(auth.username + auth.password)) throw usageError('remote write: the user name or password contains a control character.');
   return { Authorization: `Basic ${Buffer.from(`${auth.username}:${auth.password}`).toString('base64')}` };
+}
+
+/** The user and password of a URL, percent-decoded; a malformed escape is a usage error. */
+function urlCredentials(url: URL, redacted: string): { username: string; password: string } {
+  try {
+    return { username: decodeURIComponent(url.username), password: decodeURIComponent(url.password) };
+  } catch {
+    throw usageError(`remote write URL ${redacted}: its user or password has a malformed %-escape.`);
+  }
 }
