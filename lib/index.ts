@@ -8,6 +8,7 @@ export {
   type BatchListener,
   type SubscribeOptions,
   type HoldOptions,
+  type FollowOptions,
 } from './sampler.js';
 export { listDomains, readOnce, type Discovery, type Reading, type DomainReading } from './domains.js';
 export { powerWatts, windowPowerWatts, concatBatches, type Batch, type Domain } from './batch.js';

@@ -27,6 +27,8 @@ export interface HoldOptions {
   lingerMs?: number;
 }
 
+export type FollowOptions = SubscribeOptions & HoldOptions;
+
 /** The delay a subscriber gets unless it asks: well within the ring's 10 s. */
 const DEFAULT_MAX_DELAY_MS = 100;
 
@@ -190,6 +192,19 @@ export class Sampler {
     };
   }
 
+  /**
+   * subscribe() and hold() together, what a consumer that needs the ticks flowing does;
+   * the returned function undoes both.
+   */
+  follow(listener: BatchListener, options: FollowOptions = {}): () => void {
+    const unsubscribe = this.subscribe(listener, options); // checks maxDelayMs before holding
+    const release = this.hold(options);
+    return () => {
+      release();
+      unsubscribe();
+    };
+  }
+
   #idle(): void {
     if (this.#holds > 0 || this.closed) return;
     this.#startedByHold = false;
@@ -222,7 +237,7 @@ export class Sampler {
   async *batches({ intervalMs = 1000, signal }: BatchesOptions = {}): AsyncGenerator<Batch> {
     let pending: Batch[] = [];
     let waiting = 0;
-    const unsubscribe = this.subscribe(
+    const stop = this.follow(
       (batch) => {
         pending.push(batch);
         waiting += batch.length;
@@ -233,7 +248,6 @@ export class Sampler {
       },
       { maxDelayMs: intervalMs },
     );
-    const release = this.hold();
     try {
       while (!this.closed && !signal?.aborted) {
         try {
@@ -250,8 +264,7 @@ export class Sampler {
         yield batch;
       }
     } finally {
-      unsubscribe();
-      release();
+      stop();
     }
   }
 }

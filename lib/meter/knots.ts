@@ -164,14 +164,7 @@ export class KnotFeed {
    * back-to-back measurements reuse it warm.
    */
   hold(): () => void {
-    if (this.#holds === 0) {
-      const unsubscribe = this.sampler.subscribe((batch) => this.#deliver(batch));
-      const release = this.sampler.hold({ lingerMs: LINGER_MS });
-      this.#releaseSampler = () => {
-        release();
-        unsubscribe();
-      };
-    }
+    if (this.#holds === 0) this.#releaseSampler = this.sampler.follow((batch) => this.#deliver(batch), { lingerMs: LINGER_MS });
     this.#holds++; // counted once the sampler is held: a closed one throws above
     let released = false;
     return () => {
