@@ -7,7 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { windowPowerWatts, type Batch } from './batch.js';
 import { listDomains, readOnce } from './domains.js';
 import { WattmeterError, usageError } from './errors.js';
-import { flagAndEnvNames, flagNames, parseArgsOptions, textsFromEnv, usageLines } from './option-table.js';
+import { flagAndEnvNames, flagNames, parseArgsOptions, textsFromEnv, textsFromFlags, usageLines } from './option-table.js';
 import { SAMPLER_OPTIONS, optionsFromEnv, parseNumber, parseOptions, resolveSamplerOptions, type SamplerOptions } from './options.js';
 import { openSampler, type Sampler } from './sampler.js';
 import { EXPORTER_OPTIONS } from './exporters/env.js';
@@ -80,12 +80,7 @@ function parseCommandLine(argv: string[]) {
 
 /** Environment first, flags over it. */
 function samplerOptions(flags: Flags): SamplerOptions {
-  const fromFlags: Partial<Record<keyof SamplerOptions, string>> = {};
-  for (const [key, flag] of Object.entries(OPTION_FLAGS) as [keyof SamplerOptions, string][]) {
-    const value = flags[flag.slice(2) as keyof Flags];
-    if (value !== undefined) fromFlags[key] = String(value);
-  }
-  const options = { ...optionsFromEnv(), ...parseOptions(fromFlags, OPTION_FLAGS) };
+  const options = { ...optionsFromEnv(), ...parseOptions(textsFromFlags(SAMPLER_OPTIONS, flags), OPTION_FLAGS) };
   resolveSamplerOptions(options, FLAG_AND_ENV); // checked here to name both; the sampler checks again
   return options;
 }
@@ -259,19 +254,11 @@ function version(): string {
 
 async function exportCommand(flags: Flags, [name]: string[]): Promise<void> {
   const kind = exporterKind(name);
-  const own = new Set<string>(EXPORTER_FLAGS[kind]);
-  for (const [key, spec] of Object.entries(EXPORTER_OPTIONS)) {
-    const flag = 'flag' in spec ? spec.flag : undefined;
-    if (flag && !own.has(key) && flags[flag.slice(2) as keyof Flags] !== undefined) {
-      throw usageError(`${flag} is not an option of \`wattmeter export ${kind}\`. Run \`wattmeter export --help\` for usage.`);
-    }
+  const flagged = textsFromFlags(EXPORTER_OPTIONS, flags);
+  const foreign = (Object.keys(flagged) as (keyof typeof EXPORTER_OPTIONS)[]).find((key) => !EXPORTER_FLAGS[kind].includes(key));
+  if (foreign) {
+    throw usageError(`${flagNames(EXPORTER_OPTIONS)[foreign]} is not an option of \`wattmeter export ${kind}\`. Run \`wattmeter export --help\` for usage.`);
   }
-  const flagged = Object.fromEntries(
-    Object.entries(EXPORTER_OPTIONS).flatMap(([key, spec]) => {
-      const value = 'flag' in spec ? flags[spec.flag.slice(2) as keyof Flags] : undefined;
-      return value === undefined ? [] : [[key, String(value)]];
-    }),
-  );
   const settings = { texts: { ...textsFromEnv(EXPORTER_OPTIONS, process.env), ...flagged }, names: flagAndEnvNames(EXPORTER_OPTIONS) };
   await runExporter(kind, samplerOptions(flags), settings, durationS(flags, Infinity), warn);
 }

@@ -149,6 +149,16 @@ export function textsFromEnv<T extends OptionTable>(table: T, env: NodeJS.Proces
   return texts as OptionTexts<T>;
 }
 
+/** The unparsed value of each option whose flag was given, from parseArgs' values. */
+export function textsFromFlags<T extends OptionTable>(table: T, values: Readonly<Record<string, unknown>>): OptionTexts<T> {
+  const texts: Record<string, string> = {};
+  for (const [key, spec] of Object.entries(table)) {
+    const value = spec.flag === undefined ? undefined : values[spec.flag.slice(2)];
+    if (value !== undefined) texts[key] = String(value);
+  }
+  return texts as OptionTexts<T>;
+}
+
 /** `keys` of `options`, each filled with its default where unset. */
 export function withDefaults<T extends OptionTable, K extends keyof T & string>(
   table: T,
