@@ -7,10 +7,10 @@ import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { gunzipSync } from 'node:zlib';
 import { WattmeterError } from '../lib/index.js';
-import { acceptsGzip, serveMetrics, type MetricsBody, type MetricsServerOptions } from '../lib/prometheus/http.js';
+import { serveMetrics, type MetricsBody, type MetricsServerOptions } from '../lib/prometheus/http.js';
 import { clientOf } from '../lib/prometheus/clients.js';
 import { OPENMETRICS_FORMAT, TEXT_FORMAT } from '../lib/prometheus/text.js';
-import type { ExpositionFormat } from '../lib/prometheus/accept.js';
+import { acceptsGzip, type ExpositionFormat } from '../lib/prometheus/accept.js';
 import { get, idle, neverReading } from '../fixtures/http-client.js';
 import { Prometheus } from '../fixtures/prometheus.js';
 

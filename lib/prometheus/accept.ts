@@ -1,7 +1,9 @@
-// Which exposition format a scraper gets, from its Accept header (RFC 9110 section 12.5.1):
-// OpenMetrics 1.0 or the text format 0.0.4. Prometheus asks for OpenMetrics first:
+// Content negotiation for a scrape. Which exposition format a scraper gets, from its Accept
+// header (RFC 9110 section 12.5.1): OpenMetrics 1.0 or the text format 0.0.4. Prometheus
+// asks for OpenMetrics first:
 //   application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,
 //   text/plain;version=0.0.4;q=0.5,*/*;q=0.1
+// And whether it takes gzip, from Accept-Encoding (section 12.5.3), which Prometheus sends.
 
 export type ExpositionFormat = 'text' | 'openmetrics';
 export const EXPOSITION_FORMATS: readonly ExpositionFormat[] = ['text', 'openmetrics'];
@@ -18,6 +20,29 @@ const OFFERS: readonly Offer[] = [
   { format: 'openmetrics', type: 'application/openmetrics-text', version: '1.0.0' },
 ];
 
+/** One element of an Accept-style list: its value (lower-cased), its weight and parameters. */
+interface Weighted {
+  value: string;
+  q: number;
+  params: Map<string, string>;
+}
+
+/** `value;name=param;q=0.5, ...`: the grammar Accept and Accept-Encoding share (section 12.4.2). */
+function parseWeighted(header: string): Weighted[] {
+  return header.split(',').map((part) => {
+    const [value, ...params] = part.split(';').map((p) => p.trim());
+    const element: Weighted = { value: value.toLowerCase(), q: 1, params: new Map() };
+    for (const param of params) {
+      const eq = param.indexOf('=');
+      const name = param.slice(0, eq).trim().toLowerCase();
+      const text = param.slice(eq + 1).trim().replace(/^"(.*)"$/, '$1');
+      if (name === 'q') element.q = Number(text);
+      else element.params.set(name, text);
+    }
+    return element;
+  });
+}
+
 interface Range {
   type: string;
   version: string | undefined;
@@ -25,21 +50,9 @@ interface Range {
 }
 
 function parseAccept(accept: string): Range[] {
-  const ranges: Range[] = [];
-  for (const part of accept.split(',')) {
-    const [type, ...params] = part.split(';').map((p) => p.trim());
-    if (!/^[^/\s]+\/[^/\s]+$/.test(type)) continue;
-    const range: Range = { type: type.toLowerCase(), version: undefined, q: 1 };
-    for (const param of params) {
-      const eq = param.indexOf('=');
-      const name = param.slice(0, eq).trim().toLowerCase();
-      const value = param.slice(eq + 1).trim().replace(/^"(.*)"$/, '$1');
-      if (name === 'q') range.q = Number(value);
-      else if (name === 'version') range.version = value;
-    }
-    if (range.q >= 0 && range.q <= 1) ranges.push(range); // a malformed q drops the range
-  }
-  return ranges;
+  return parseWeighted(accept)
+    .filter(({ value, q }) => /^[^/\s]+\/[^/\s]+$/.test(value) && q >= 0 && q <= 1) // a malformed q drops the range
+    .map(({ value, q, params }) => ({ type: value, version: params.get('version'), q }));
 }
 
 /**
@@ -73,4 +86,10 @@ export function negotiateFormat(accept: string | undefined): ExpositionFormat {
     if (q > best.q || (q === best.q && q > 0 && most > best.specificity)) best = { format: offer.format, q, specificity: most };
   }
   return best.format;
+}
+
+/** Whether an Accept-Encoding header takes gzip (by name or `*`, with a q above 0). */
+export function acceptsGzip(header: string | undefined): boolean {
+  const codings = new Map(parseWeighted(header ?? '').map(({ value, q }) => [value, q]));
+  return (codings.get('gzip') ?? codings.get('x-gzip') ?? codings.get('*') ?? 0) > 0;
 }

@@ -10,7 +10,7 @@ import { Readable, pipeline } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import { createGzip } from 'node:zlib';
 import { WattmeterError } from '../errors.js';
-import { negotiateFormat, type ExpositionFormat } from './accept.js';
+import { acceptsGzip, negotiateFormat, type ExpositionFormat } from './accept.js';
 import { BasicAuth } from './basic-auth.js';
 import { ConnectionGuard, ScrapeSlots, TokenBucket, clientOf } from './clients.js';
 import { loadWebConfig, type WebTlsConfig } from './web-config.js';
@@ -154,18 +154,6 @@ function send(req: IncomingMessage, res: ServerResponse, body: MetricsBody): voi
   if (gzip) pipeline(source(), createGzip({ level: GZIP_LEVEL }), res, () => {});
   else if (body.chunks.length === 1) res.end(body.chunks[0]);
   else pipeline(source(), res, () => {});
-}
-
-/** Whether an Accept-Encoding header takes gzip (by name or `*`, with a q above 0). */
-export function acceptsGzip(header: string | undefined): boolean {
-  const codings = new Map(
-    (header ?? '').split(',').map((part) => {
-      const [coding, ...params] = part.split(';').map((s) => s.trim().toLowerCase());
-      const q = params.find((p) => p.startsWith('q='));
-      return [coding, q === undefined ? 1 : Number(q.slice(2))] as const;
-    }),
-  );
-  return (codings.get('gzip') ?? codings.get('x-gzip') ?? codings.get('*') ?? 0) > 0;
 }
 
 /** The checks of a client certificate that Node's handshake does not make. */
