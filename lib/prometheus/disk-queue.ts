@@ -60,7 +60,7 @@ import path from 'node:path';
 import { crc32 } from 'node:zlib';
 import { usageError } from '../errors.js';
 import type { Label, SeriesColumns } from './prompb.js';
-import type { PendingSamples, Series, Taken } from './queue.js';
+import { Gathering, type PendingSamples, type Series, type Taken } from './queue.js';
 
 const MAGIC = Buffer.from('WMRWQ\u0000\u0000\u0001', 'latin1');
 const HEADER = 8;
@@ -204,22 +204,19 @@ export class DiskQueue implements PendingSamples {
   }
 
   take(maxSamples: number): Taken {
-    const bySeries = new Map<Series, { labels: readonly Label[]; samples: SeriesColumns['samples'][number][] }>();
-    let samples = 0;
+    const request = new Gathering(maxSamples);
     for (let reader = this.#nextBlock(); reader; reader = this.#nextBlock()) {
       const block = reader.block!;
       const width = block.series.length;
-      const room = Math.floor((maxSamples - samples) / width);
-      const rows = Math.min(block.timestampsMs.length - block.row, samples === 0 ? Math.max(room, 1) : room);
+      const rows = request.rowsFitting(width, block.timestampsMs.length - block.row);
       if (rows === 0) break;
       const end = block.row + rows;
       let taken = 0;
       block.series.forEach((s, i) => {
+        // Rows a receiver already acknowledged before a restart are not sent again.
         const from = firstAfter(block.timestampsMs, this.#acked.get(this.#key(s.labels)) ?? -Infinity, block.row, end);
         if (from === end) return;
-        let out = bySeries.get(s);
-        if (!out) bySeries.set(s, (out = { labels: s.labels, samples: [] }));
-        out.samples.push({ timestampsMs: block.timestampsMs.subarray(from, end), values: block.values[i].subarray(from, end) });
+        request.add(s, block.timestampsMs.subarray(from, end), block.values[i].subarray(from, end));
         taken += end - from;
       });
       block.row = end;
@@ -227,9 +224,8 @@ export class DiskQueue implements PendingSamples {
       reader.segment.consumed += rows * width;
       this.#pending -= rows * width;
       if (reader.segment.seq < this.#firstSeqOfRun) this.#stats.replayed += taken;
-      samples += taken;
     }
-    return { timeseries: [...bySeries.values()], samples };
+    return request.taken();
   }
 
   done(timeseries: readonly SeriesColumns[]): void {

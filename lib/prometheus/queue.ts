@@ -4,7 +4,7 @@
 // away and drops the oldest rows only when full. Samples are stored as blocks of columns
 // (one drain's worth: shared timestamps, one value column per series), so a queue of
 // millions of samples is a few hundred arrays.
-import type { Label, SeriesColumns } from './prompb.js';
+import type { Label, SampleColumns, SeriesColumns } from './prompb.js';
 
 /** One series; the same object stands for the same series in every block. */
 export interface Series {
@@ -23,6 +23,34 @@ interface Block {
 export interface Taken {
   timeseries: SeriesColumns[];
   samples: number;
+}
+
+/** One request's samples as a queue takes them from its blocks, front first, per series. */
+export class Gathering {
+  readonly #maxSamples: number;
+  readonly #bySeries = new Map<Series, { labels: readonly Label[]; samples: SampleColumns[] }>();
+  #samples = 0;
+
+  constructor(maxSamples: number) {
+    this.#maxSamples = maxSamples;
+  }
+
+  /** Rows of a block `width` series wide that still fit, of `available`: one at least in an empty request. */
+  rowsFitting(width: number, available: number): number {
+    const room = Math.floor((this.#maxSamples - this.#samples) / width);
+    return Math.min(available, this.#samples === 0 ? Math.max(room, 1) : room);
+  }
+
+  add(series: Series, timestampsMs: Float64Array, values: Float64Array): void {
+    let out = this.#bySeries.get(series);
+    if (!out) this.#bySeries.set(series, (out = { labels: series.labels, samples: [] }));
+    out.samples.push({ timestampsMs, values });
+    this.#samples += timestampsMs.length;
+  }
+
+  taken(): Taken {
+    return { timeseries: [...this.#bySeries.values()], samples: this.#samples };
+  }
 }
 
 /**
@@ -81,22 +109,16 @@ export class SampleQueue implements PendingSamples {
 
   /** Removes up to maxSamples (at least one row) from the front, merged per series. */
   take(maxSamples: number): Taken {
-    const bySeries = new Map<Series, { labels: readonly Label[]; samples: SeriesColumns['samples'][number][] }>();
-    let samples = 0;
+    const request = new Gathering(maxSamples);
     while (this.#blocks.length > 0) {
       const block = this.#blocks[0];
-      const room = Math.floor((maxSamples - samples) / block.series.length);
-      const rows = Math.min(block.timestampsMs.length - block.start, samples === 0 ? Math.max(room, 1) : room);
+      const rows = request.rowsFitting(block.series.length, block.timestampsMs.length - block.start);
       if (rows === 0) break;
       const timestampsMs = block.timestampsMs.subarray(block.start, block.start + rows);
-      block.series.forEach((s, i) => {
-        let out = bySeries.get(s);
-        if (!out) bySeries.set(s, (out = { labels: s.labels, samples: [] }));
-        out.samples.push({ timestampsMs, values: block.values[i].subarray(block.start, block.start + rows) });
-      });
-      samples += this.#advance(block, rows);
+      block.series.forEach((s, i) => request.add(s, timestampsMs, block.values[i].subarray(block.start, block.start + rows)));
+      this.#advance(block, rows);
     }
-    return { timeseries: [...bySeries.values()], samples };
+    return request.taken();
   }
 
   done(): void {}
