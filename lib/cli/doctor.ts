@@ -1,0 +1,59 @@
+// `wattmeter doctor [--json] [--duration S]`: checks every source on this machine and
+// prints what works, why the rest does not and the exact fix. Exits 0 when at least one
+// real source works (the model does not count), 1 otherwise.
+import { WattmeterError } from '../errors.js';
+import { parseNumber, type SamplerOptions } from '../options.js';
+import { DEFAULT_DOCTOR_RATE_HZ, DEFAULT_DOCTOR_SECONDS, runDoctor, type DoctorReport, type Finding } from '../doctor/doctor.js';
+
+export const DOCTOR_USAGE = `Usage: wattmeter doctor [--json] [--duration S] [sampler options]
+
+Checks each energy source on this machine (powercap, perf_event, msr, NVML): present,
+readable, and if not why (kernel version and the Linux 5.10 root-only change,
+perf_event_paranoid, the msr module, capabilities, a virtual machine), with the exact
+fix. Then samples the working sources together for a few seconds: how often each
+counter changes, and whether two sources agree on the same domain (a power-of-two
+ratio is a wrong energy unit).
+
+  --json          the report as JSON, for bug reports (fields in docs/doctor.md)
+  --duration S    seconds to sample the working sources (default ${DEFAULT_DOCTOR_SECONDS})
+  --rate HZ       how fast to sample them (default ${DEFAULT_DOCTOR_RATE_HZ})
+  --sysfs-root, --proc-root, --msr-path, --nvml-library: where to look (see \`wattmeter --help\`)
+
+Exits 0 when at least one real source works (the model does not count), 1 otherwise.
+`;
+
+function machineLine({ machine: m, wattmeterVersion }: DoctorReport): string {
+  const parts = [
+    m.kernel === null ? 'kernel unknown' : `Linux ${m.kernel}${m.rootOnlyEnergy ? ' (energy_uj root-only since 5.10)' : ''}`,
+    [m.cpuVendor ?? 'CPU unknown', m.cpuFamily === null ? '' : `family ${m.cpuFamily}`, m.cpuModel === null ? '' : `model ${m.cpuModel}`].filter(Boolean).join(' '),
+    m.virtualMachine ? 'virtual machine' : 'no hypervisor flag',
+    `uid ${m.uid ?? '?'}`,
+    `perf_event_paranoid ${m.perfEventParanoid ?? '?'}`,
+  ];
+  return `wattmeter doctor ${wattmeterVersion}: ${parts.join(', ')}`;
+}
+
+function findingLines(f: Finding): string[] {
+  const head = `${f.status.toUpperCase().padEnd(5)} ${f.check.padEnd(16)} `;
+  const indent = ' '.repeat(head.length);
+  const lines = [head + f.summary];
+  if (f.why) lines.push(`${indent}why: ${f.why}`);
+  f.fix?.forEach((step, i) => lines.push(`${indent}${i === 0 ? 'fix: ' : '     '}${step}`));
+  return lines;
+}
+
+export function formatReport(report: DoctorReport): string {
+  const verdict = report.ok
+    ? `${report.workingSources.length} real source${report.workingSources.length === 1 ? '' : 's'} work${report.workingSources.length === 1 ? 's' : ''}: ${report.workingSources.join(', ')}.`
+    : 'No real source works: wattmeter falls back to the model, an estimate from CPU use.';
+  return [machineLine(report), '', ...report.findings.flatMap(findingLines), '', verdict, ''].join('\n');
+}
+
+export async function doctorCommand(options: SamplerOptions, flags: { duration?: string; json?: boolean }): Promise<void> {
+  const seconds = flags.duration === undefined ? DEFAULT_DOCTOR_SECONDS : parseNumber(flags.duration, '--duration', 0.1, 600);
+  const { rateHz = DEFAULT_DOCTOR_RATE_HZ, user: _user, realtime: _realtime, bufferCapacity: _capacity, ...sources } = options;
+  if (!flags.json && process.stderr.isTTY) process.stderr.write(`wattmeter doctor: checking every source, then sampling the working ones for ${seconds} s...\n`);
+  const report = await runDoctor({ ...sources, seconds, rateHz });
+  process.stdout.write(flags.json ? `${JSON.stringify(report, null, 2)}\n` : formatReport(report));
+  if (!report.ok) throw new WattmeterError('no real energy source works on this machine (see the fixes above).');
+}
