@@ -36,10 +36,8 @@ export function checkSource(source: RealSource, options: NativeOptions, facts: M
     const reading = readOnce(sourceOptions(source, options));
     const domains = reading.domains.filter((d) => d.source === source);
     const notes = reading.warnings.filter((w) => w.startsWith(`${source}:`));
-    const where = [...new Set(domains.map((d) => d.path.replace(/[@#].*$/, '')))];
     const summary = `${domains.length} domain${domains.length === 1 ? '' : 's'} read: ${domains.map((d) => d.name).join(', ')}`;
-    const finding: Finding = { check: source, status: notes.length > 0 ? 'warn' : 'ok', summary };
-    finding.why = [...notes, `from ${where.length > 3 ? `${where[0]} and ${where.length - 1} more` : where.join(', ')}`].join('; ');
+    const finding: Finding = notes.length > 0 ? { check: source, status: 'warn', summary, why: notes.join('; ') } : { check: source, status: 'ok', summary };
     return { source, domains: domains.map((d) => d.name), finding };
   } catch (error) {
     const failure = failureOf(error);

@@ -1,7 +1,8 @@
 // The folder layout is the architecture: data flows one way, native sampler -> ring ->
 // the sampler's fan-out (lib/*.ts) -> its consumers (exporters/, meter/, the CLI), with
-// the Prometheus layer (prometheus/) shared below the consumers. This test reads every
-// import and fails on one that runs back up, and keeps test/ and bench/ apart.
+// the Prometheus layer (prometheus/) shared below the consumers; doctor/ sits on the core
+// beside them. This test reads every import and fails on one that runs back up, and keeps
+// test/ and bench/ apart.
 import test from 'ava';
 import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
@@ -38,10 +39,11 @@ const ALLOWED: Record<string, string[]> = {
   'lib/prometheus': ['lib/core'],
   'lib/exporters': ['lib/core', 'lib/prometheus'],
   'lib/meter': ['lib/core', 'lib/prometheus'],
-  'lib/entry': ['lib/core', 'lib/prometheus', 'lib/exporters', 'lib/meter'],
-  fixtures: ['lib/core', 'lib/prometheus', 'lib/exporters', 'lib/meter', 'lib/entry'],
-  test: ['lib/core', 'lib/prometheus', 'lib/exporters', 'lib/meter', 'lib/entry', 'fixtures'],
-  bench: ['lib/core', 'lib/prometheus', 'lib/exporters', 'lib/meter', 'lib/entry', 'fixtures'],
+  'lib/doctor': ['lib/core'],
+  'lib/entry': ['lib/core', 'lib/prometheus', 'lib/exporters', 'lib/meter', 'lib/doctor'],
+  fixtures: ['lib/core', 'lib/prometheus', 'lib/exporters', 'lib/meter', 'lib/doctor', 'lib/entry'],
+  test: ['lib/core', 'lib/prometheus', 'lib/exporters', 'lib/meter', 'lib/doctor', 'lib/entry', 'fixtures'],
+  bench: ['lib/core', 'lib/prometheus', 'lib/exporters', 'lib/meter', 'lib/doctor', 'lib/entry', 'fixtures'],
   examples: ['lib/entry'],
 };
 
