@@ -51,9 +51,9 @@ export function formatReport(report: DoctorReport): string {
 
 export async function doctorCommand(options: SamplerOptions, flags: { duration?: string; json?: boolean }): Promise<void> {
   const seconds = flags.duration === undefined ? DEFAULT_DOCTOR_SECONDS : parseNumber(flags.duration, '--duration', 0.1, 600);
-  const { rateHz = DEFAULT_DOCTOR_RATE_HZ, user: _user, realtime: _realtime, bufferCapacity: _capacity, ...sources } = options;
   if (!flags.json && process.stderr.isTTY) process.stderr.write(`wattmeter doctor: checking every source, then sampling the working ones for ${seconds} s...\n`);
-  const report = await runDoctor({ ...sources, seconds, rateHz });
+  // Of the sampler's options only where to look and the rate count: every source is checked.
+  const report = await runDoctor({ ...options, seconds, rateHz: options.rateHz ?? DEFAULT_DOCTOR_RATE_HZ });
   process.stdout.write(flags.json ? `${JSON.stringify(report, null, 2)}\n` : formatReport(report));
   if (!report.ok) throw new WattmeterError('no real energy source works on this machine (see the fixes above).');
 }

@@ -188,6 +188,9 @@ export function agreementFinding(a: Agreement): Finding {
       fix: [`use --source ${ref} for ${a.domain}`, 'and report it with the output of `wattmeter doctor --json`, which names the CPU model'],
     };
   }
+  if (!(a.joules[0] > 0) && !(a.joules[1] > 0)) {
+    return { check, status: 'warn', summary: `${a.domain}: neither ${other} nor ${ref} counted any energy in ${seconds} s`, why: 'an idle or absent domain: nothing to compare' };
+  }
   return {
     check,
     status: 'warn',

@@ -3,7 +3,7 @@
 // (root in a container without a capability).
 import test from 'ava';
 import { isRootOnlyEnergyKernel, kernelVersion, parseCapabilities, parseCpuinfo, type MachineFacts } from '../../lib/doctor/machine.js';
-import { changeIntervals, judgeRatio, valueAt } from '../../lib/doctor/counters.js';
+import { agreementFinding, changeIntervals, judgeRatio, valueAt, type Agreement } from '../../lib/doctor/counters.js';
 import { diagnose } from '../../lib/doctor/sources.js';
 
 test('kernel releases: 5.10 and later keep energy_uj root-only', (t) => {
@@ -92,4 +92,13 @@ test('NVML: no driver is a warning, a driver that does not start is a failure', 
   t.is(none.status, 'warn');
   const broken = diagnose('nvml', { code: 'WATTMETER_NO_NVML', path: null, message: 'libnvidia-ml.so.1: nvmlInit_v2 failed: Driver Not Loaded' }, FACTS, OPTIONS);
   t.like(broken, { status: 'fail', summary: 'libnvidia-ml.so.1: nvmlInit_v2 failed: Driver Not Loaded' });
+});
+
+test('an agreement finding names both sources, the ratio and, for a unit error, the power of two', (t) => {
+  const base: Agreement = { domain: 'dram-0', sources: ['powercap', 'msr'], joules: [8, 2], ratio: 0.25, powerOfTwo: -2, status: 'fail', fromMs: 0, toMs: 2000 };
+  t.is(agreementFinding(base).summary, 'dram-0: msr reads 0.2500 times powercap, 2^-2: a wrong energy unit (msr counted 2.000 J, powercap 8.000 J in 2.0 s)');
+  t.regex(agreementFinding(base).why!, /likwid #642/);
+  const idle = agreementFinding({ ...base, joules: [0, 0], ratio: NaN, powerOfTwo: 0, status: 'warn' });
+  t.like(idle, { status: 'warn', summary: 'dram-0: neither msr nor powercap counted any energy in 2.0 s' });
+  t.like(agreementFinding({ ...base, joules: [8, 12], ratio: 1.5, powerOfTwo: 0, status: 'warn' }), { status: 'warn' });
 });
