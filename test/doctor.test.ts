@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { FakeWriter, energyFile, fiveZones, makeRootOnly, type CounterRecord, type WriterRecord } from '../fixtures/fake-rapl.js';
 import { fakeMachine, type FakeMachine, type FakeMachineSpec } from '../fixtures/fake-machine.js';
 import { testRoot } from '../fixtures/native.js';
+import { buildFakeNvml } from '../fixtures/fake-nvml.js';
 import { processClock, type ClockOffset } from '../fixtures/truth.js';
 import { wattmeter, type RunOptions } from '../fixtures/cli.js';
 import type { DoctorReport } from '../lib/doctor/doctor.js';
@@ -177,6 +178,18 @@ test('working counters: exit 0, the update interval and the agreement of powerca
   t.regex(unit.summary, /^dram-0: msr reads 0\.2\d+ times powercap, 2\^-2: a wrong energy unit/);
   t.regex(fixes(unit), /--source powercap/);
   t.is(report.machine.cpuModel, 0x55);
+});
+
+test('a GPU alone is a real source: exit 0, and the CPU still said to be unmeasurable', async (t) => {
+  const root = testRoot(t);
+  const machine = fakeMachine(root, { msrDevices: false });
+  machine.options.nvmlLibrary = buildFakeNvml(root, { watts: [300] });
+  const { code, report, finding } = await doctor(t, machine, {}, 0.5);
+  t.is(code, 0);
+  t.deepEqual(report.workingSources, ['nvml']);
+  t.like(finding('nvml'), { status: 'ok', summary: '1 domain read: gpu-0' });
+  t.like(finding('machine'), { status: 'fail' });
+  t.deepEqual(report.updateIntervals.map((u) => [u.source, u.domain]), [['nvml', 'gpu-0']]);
 });
 
 test('the text report names each check, its status, why and the fix', async (t) => {
