@@ -3,7 +3,7 @@
 // real source works (the model does not count), 1 otherwise.
 import { WattmeterError } from '../errors.js';
 import { parseNumber, type SamplerOptions } from '../options.js';
-import { DEFAULT_DOCTOR_RATE_HZ, DEFAULT_DOCTOR_SECONDS, runDoctor, type DoctorReport, type Finding } from '../doctor/doctor.js';
+import { DEFAULT_DOCTOR_RATE_HZ, DEFAULT_DOCTOR_SECONDS, MAX_DOCTOR_SECONDS, runDoctor, type DoctorReport, type Finding } from '../doctor/doctor.js';
 
 export const DOCTOR_USAGE = `Usage: wattmeter doctor [--json] [--duration S] [sampler options]
 
@@ -15,7 +15,7 @@ counter changes, and whether two sources agree on the same domain (a power-of-tw
 ratio is a wrong energy unit).
 
   --json          the report as JSON, for bug reports (fields in docs/doctor.md)
-  --duration S    seconds to sample the working sources (default ${DEFAULT_DOCTOR_SECONDS})
+  --duration S    seconds to sample the working sources (default ${DEFAULT_DOCTOR_SECONDS}, at most ${MAX_DOCTOR_SECONDS})
   --rate HZ       how fast to sample them (default ${DEFAULT_DOCTOR_RATE_HZ})
   --sysfs-root, --proc-root, --msr-path, --nvml-library: where to look (see \`wattmeter --help\`)
 
@@ -50,7 +50,7 @@ export function formatReport(report: DoctorReport): string {
 }
 
 export async function doctorCommand(options: SamplerOptions, flags: { duration?: string; json?: boolean }): Promise<void> {
-  const seconds = flags.duration === undefined ? DEFAULT_DOCTOR_SECONDS : parseNumber(flags.duration, '--duration', 0.1, 600);
+  const seconds = flags.duration === undefined ? DEFAULT_DOCTOR_SECONDS : parseNumber(flags.duration, '--duration', 0.1, MAX_DOCTOR_SECONDS);
   if (!flags.json && process.stderr.isTTY) process.stderr.write(`wattmeter doctor: checking every source, then sampling the working ones for ${seconds} s...\n`);
   // Of the sampler's options only where to look and the rate count: every source is checked.
   const report = await runDoctor({ ...options, seconds, rateHz: options.rateHz ?? DEFAULT_DOCTOR_RATE_HZ });

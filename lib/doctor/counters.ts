@@ -6,6 +6,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { concatBatches, type Batch } from '../batch.js';
 import type { NativeOptions } from '../native.js';
+import { MAX_RATE_HZ } from '../options.js';
 import { openSampler, type Sampler } from '../sampler.js';
 import type { Finding, Status } from './finding.js';
 import { sourceOptions, type RealSource } from './sources.js';
@@ -151,7 +152,7 @@ export async function watch(sources: readonly RealSource[], options: NativeOptio
 
 const fixed = (x: number, digits: number) => (Number.isInteger(x) ? String(x) : x.toFixed(digits));
 
-export function intervalFinding(u: UpdateInterval): Finding {
+export function intervalFinding(u: UpdateInterval, rateHz: number): Finding {
   const check = 'update-interval';
   const seconds = ((u.toMs - u.fromMs) / 1000).toFixed(1);
   const what = `${u.domain} (${u.source})`;
@@ -163,11 +164,15 @@ export function intervalFinding(u: UpdateInterval): Finding {
       why: 'a counter that stands still counts no energy: an idle or absent domain, or a counter the hardware does not update',
     };
   }
+  // Changing at (nearly) every tick, it may change faster than it was read.
+  const everyTick = u.medianMs < 1.5 * (1000 / rateHz);
   return {
     check,
     status: 'ok',
     summary: `${what}: the value changes every ${fixed(u.medianMs, 2)} ms (median of ${u.changes} changes in ${seconds} s)`,
-    why: `sampling faster than ${fixed(1000 / u.medianMs, 0)} Hz reads repeated values`,
+    why: everyTick
+      ? `as often as it was read at ${rateHz} Hz: it may change faster (--rate ${Math.min(4 * rateHz, MAX_RATE_HZ)} tells)`
+      : `sampling faster than ${fixed(1000 / u.medianMs, 0)} Hz reads repeated values`,
   };
 }
 

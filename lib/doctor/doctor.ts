@@ -33,6 +33,8 @@ export interface DoctorOptions extends SourceOptions {
 }
 
 export const DEFAULT_DOCTOR_SECONDS = 3;
+/** Every tick is kept for the verdict: a minute at 4 kHz is a few MB per source. */
+export const MAX_DOCTOR_SECONDS = 60;
 /** Four ticks per millisecond: RAPL's 1 ms updates show to a quarter of a millisecond. */
 export const DEFAULT_DOCTOR_RATE_HZ = 4000;
 
@@ -66,7 +68,7 @@ export async function runDoctor(options: DoctorOptions): Promise<DoctorReport> {
   const watched = working.length > 0 ? await watch(working, resolved, rateHz, seconds) : [];
   const intervals = updateIntervals(watched);
   const agreement = agreements(watched);
-  findings.push(...intervals.map(intervalFinding), ...agreement.map(agreementFinding));
+  findings.push(...intervals.map((u) => intervalFinding(u, rateHz)), ...agreement.map(agreementFinding));
   return {
     wattmeterVersion: version(),
     ok: working.length > 0,
