@@ -14,12 +14,12 @@ export interface SourceCheck {
   source: RealSource;
   /** The domains it read, by name; empty when it does not work. */
   domains: string[];
-  /** What the reader threw: its code (errno name or WATTMETER_*), file and message. */
-  error?: { code: string | null; path: string | null; message: string };
+  /** What the reader threw, when it does not work. */
+  error?: SourceFailure;
   finding: Finding;
 }
 
-/** What a failed read said, as diagnose() takes it. */
+/** What a failed read threw: its code (errno name or WATTMETER_*), file and message. */
 export interface SourceFailure {
   code: string | null;
   path: string | null;
