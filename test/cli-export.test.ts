@@ -40,7 +40,14 @@ for (const [kind, line] of [
     const server = await startServer(process.execPath, [CLI, ...args], `http://127.0.0.1:${port}/metrics`, { env: cleanEnv() });
     t.teardown(() => server.stop());
     t.regex(server.output(), new RegExp(`^wattmeter ${kind} exporter on http://127.0.0.1:${port}/metrics \\(powercap: `, 'm'));
-    t.regex(await scrapeUntil(`http://127.0.0.1:${port}/metrics`, line), line);
+    const scraped = await scrapeUntil(`http://127.0.0.1:${port}/metrics`, /^wattmeter_sampler_lateness_p50_seconds\S* [1-9]/m);
+    t.regex(scraped, line);
+    // Every value a rounded one (lateness to the nanosecond, energy and power to the micro
+    // unit), printed without float noise such as 0.000017536000000000003.
+    const values = [...scraped.matchAll(/^[a-z_]+(?:\{[^}]*\})? (\S+)/gm)].map(([, value]) => value);
+    t.true(values.length > 10);
+    const noisy = values.filter((value) => value.replace(/^-|e.*$/g, '').replace('.', '').replace(/^0+/, '').length > 13);
+    t.deepEqual(noisy, []);
     t.is(await exit(server, 'SIGTERM'), 0, server.output());
   });
 }
