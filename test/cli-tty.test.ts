@@ -53,6 +53,7 @@ for (const columns of [30, 45, 120]) {
     t.teardown(() => removeRoot(root));
     const writer = await FakeWriter.start(fakePowercap(root, fiveZones()));
     t.teardown(() => writer.stop());
+    const launched = performance.now();
     const term = terminal(t, root, columns, `${process.execPath} ${CLI} sample --rate 200 --sysfs-root ${root}`);
     await term.until('the table', (lines) => lines.some((line) => line.startsWith('source')));
     await sleep(1200); // a few redraws, every 500 ms
@@ -67,7 +68,13 @@ for (const columns of [30, 45, 120]) {
     term.tmux('send-keys', 'C-c');
     const after = await term.until('the exit', (lines) => lines.includes('EXITED 0'));
     t.deepEqual(after.slice(0, 1), ['before'], 'what was printed before stays above');
-    assertFrame(t, after, columns, 'after Ctrl-C');
+    const last = assertFrame(t, after, columns, 'after Ctrl-C');
+    if (columns >= 40) {
+      // The energy since the command started: at 20 W, no more than 20 J a second it ran.
+      const joules = Number(last[1].split(/\s+/)[2]);
+      const ranS = (performance.now() - launched) / 1000;
+      t.true(joules > 0 && joules <= 20 * ranS, `${joules} J in ${ranS.toFixed(1)} s`);
+    }
     t.false(after.some((line) => line.includes('^C')), 'no echo left in the frame');
     t.true(term.cursorShown(), 'the cursor is shown again');
   });

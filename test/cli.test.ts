@@ -100,7 +100,10 @@ test('no domains is a runtime error that says where it looked', async (t) => {
   fakePowercap(root, []);
   const { code, stderr } = await wattmeter(['read', '--source', 'powercap', '--sysfs-root', root]);
   t.is(code, 1);
-  assertCleanError(t, stderr, new RegExp(`${root}/class/powercap`));
+  assertCleanError(t, stderr, new RegExp(`${root}/class/powercap has no RAPL zones \\(virtual machines rarely expose RAPL: use the model source for an estimate, or measure on the host\\)`));
+  const none = await wattmeter(['read', '--source', 'powercap', '--sysfs-root', path.join(root, 'class')]);
+  t.is(none.code, 1);
+  assertCleanError(t, none.stderr, /No such file or directory \(no powercap driver loaded; virtual machines rarely expose RAPL/);
 });
 
 test('read --json shows each counter as the hardware does, in joules', async (t) => {

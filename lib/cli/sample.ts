@@ -4,7 +4,7 @@ import { windowPowerWatts, type Batch } from '../batch.js';
 import { usageError } from '../errors.js';
 import { openSampler, type Sampler } from '../sampler.js';
 import { durationS, emit, formatTable, samplerOptions, untilStopped, warn, type Command, type Flags } from './command.js';
-import { LiveView } from './live-view.js';
+import { LiveView, type Frame } from './live-view.js';
 
 const FORMATS = ['table', 'csv', 'jsonl'] as const;
 
@@ -36,14 +36,15 @@ async function sample(flags: Flags): Promise<void> {
   warn(sampler.warnings);
   const intervalMs = format === 'table' ? 500 : 100;
   const view = format === 'table' && process.stdout.isTTY ? new LiveView() : undefined;
+  const frameOf = energySinceStart(sampler, intervalMs);
   const render: (batch: Batch) => string | void =
     format === 'csv'
       ? csvRows
       : format === 'jsonl'
         ? jsonlRows
         : view
-          ? (batch) => view.show(tableFrame(sampler, batch, intervalMs))
-          : (batch) => tableFrame(sampler, batch, intervalMs)(Infinity).join('\n') + '\n\n';
+          ? (batch) => view.show(frameOf(batch))
+          : (batch) => frameOf(batch)(Infinity).join('\n') + '\n\n';
   if (format === 'csv') {
     await emit(['timestampMs', ...sampler.domains.map((d) => `${d.name}_energyUj`)].join(',') + '\n');
   }
@@ -80,13 +81,22 @@ function jsonlRows(batch: Batch): string {
   return out;
 }
 
-/** The table of one batch, for any width. */
-function tableFrame(sampler: Sampler, batch: Batch, intervalMs: number): (width: number) => string[] {
-  const watts = windowPowerWatts(batch, intervalMs);
+/** Draws the table of a batch for any width; the energy is counted from the first tick. */
+function energySinceStart(sampler: Sampler, intervalMs: number): (batch: Batch) => Frame {
+  let firstUj: number[] | undefined;
+  return (batch) => {
+    firstUj ??= batch.energyUj.map((column) => column[0]);
+    const watts = windowPowerWatts(batch, intervalMs);
+    const joules = batch.energyUj.map((column, d) => (column[batch.length - 1] - firstUj![d]) / 1e6);
+    return tableFrame(sampler, watts, joules);
+  };
+}
+
+function tableFrame(sampler: Sampler, watts: readonly number[], joules: readonly number[]): Frame {
   const stats = sampler.stats();
   const rows = [
     ['DOMAIN', 'POWER (W)', 'ENERGY (J)'],
-    ...sampler.domains.map((d, i) => [d.name, watts[i].toFixed(2), (batch.energyUj[i][batch.length - 1] / 1e6).toFixed(3)]),
+    ...sampler.domains.map((d, i) => [d.name, watts[i].toFixed(2), joules[i].toFixed(3)]),
   ];
   const status = [
     `source ${sampler.source}${sampler.source === 'model' ? ' (an estimate)' : ''}`,
