@@ -40,6 +40,7 @@ function version(): string {
 export async function main(argv: string[]): Promise<number> {
   const line = readCommandLine(argv, ALL_FLAGS);
   const { name, args, flags } = line;
+  if (name === 'help' && args.length > 0) return main([args[0], '--help']);
   if (name === undefined || name === 'help') {
     checkFlags(line, { ...SHARED_FLAGS, version: { type: 'boolean' } }, '');
     if (flags.version) console.log(version());

@@ -80,7 +80,7 @@ test('export: bad input is one line naming the flag or variable, exit 2', async 
     [['export', 'simple', 'extra'], {}, /Unexpected argument "extra"/],
     [['export', 'simple', '--url', 'http://x/'], {}, /--url is not an option of `wattmeter export simple`/],
     [['export', 'remote-write', '--port', '9'], {}, /--port is not an option of `wattmeter export remote-write`/],
-    [['export', 'simple', '--duration', '3000000'], {}, /--duration must be between 0.001 and 2147483/],
+    [['export', 'simple', '--duration', '3000000'], {}, /--duration needs a positive number of seconds, at most 2147483 \(leave it out to run until stopped\); got 3000000/],
     [['export', 'remote-write', '--url', 'http://127.0.0.1:1/w', '--max-queue-bytes', '100000'], {}, /--max-queue-bytes \/ WATTMETER_REMOTE_WRITE_MAX_QUEUE_BYTES bounds the disk queue: set --queue-dir/],
     [['export', 'remote-write', '--url', 'ftp://u:hunter2@h/w'], {}, /must be an http:\/\/ or https:\/\/ URL; got "ftp:\/\/xxxxx:xxxxx@h\/w"/],
   ];

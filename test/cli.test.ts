@@ -70,6 +70,7 @@ test('each command has its own help', async (t) => {
   ] as const) {
     const { code, stdout } = await wattmeter([command, '--help']);
     t.is(code, 0);
+    t.is((await wattmeter(['help', command])).stdout, stdout);
     t.true(stdout.startsWith(`Usage: wattmeter ${command} `), command);
     t.regex(stdout, own);
     t.regex(stdout, /--sysfs-root DIR/, `${command}: the sampler's options too`);
