@@ -65,7 +65,7 @@ export function checkFlags(line: CommandLine, own: FlagSpecs, command: string): 
   }
 }
 
-/** The name closest to `typed` within a couple of edits (or one it starts or ends), if any. */
+/** The name closest to `typed`: a couple of edits away, or either a prefix of the other. */
 export function nearest(typed: string, names: readonly string[]): string | undefined {
   let best: string | undefined;
   let bestDistance = Infinity;
