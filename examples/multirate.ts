@@ -10,6 +10,8 @@ import { WattmeterError, multirateOptionsFromEnv, openSampler, optionsFromEnv, s
 try {
   const options = multirateOptionsFromEnv();
   const sampler = openSampler(optionsFromEnv());
+  // Why `auto` passed over a real source (no RAPL: the model, an estimate), once.
+  for (const line of sampler.warnings) console.error(`wattmeter: ${line}`);
   const exporter = await startMultirateExporter({ sampler, ...options });
   console.log(`wattmeter multirate exporter on ${exporter.url} (${sampler.source}: ${sampler.domains.map((d) => d.name).join(', ')})`);
   const stop = async () => {

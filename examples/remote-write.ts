@@ -10,6 +10,8 @@ import { WattmeterError, openSampler, optionsFromEnv, remoteWriteOptionsFromEnv,
 try {
   const push = remoteWriteOptionsFromEnv();
   const sampler = openSampler(optionsFromEnv());
+  // Why `auto` passed over a real source (no RAPL: the model, an estimate), once.
+  for (const line of sampler.warnings) console.error(`wattmeter: ${line}`);
   const exporter = startRemoteWriteExporter({ sampler, ...push, onError: (error) => console.error(error.message) });
   console.log(`wattmeter remote write to ${exporter.redactedUrl} as job=${push.job} instance=${push.instance}`);
   const stop = async () => {

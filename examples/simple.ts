@@ -7,6 +7,8 @@ import { DEFAULT_PORTS, WattmeterError, openSampler, optionsFromEnv, serverOptio
 try {
   const server = serverOptionsFromEnv(DEFAULT_PORTS.simple);
   const sampler = openSampler(optionsFromEnv());
+  // Why `auto` passed over a real source (no RAPL: the model, an estimate), once.
+  for (const line of sampler.warnings) console.error(`wattmeter: ${line}`);
   const exporter = await startSimpleExporter({ sampler, ...server });
   console.log(`wattmeter simple exporter on ${exporter.url} (${sampler.source}: ${sampler.domains.map((d) => d.name).join(', ')})`);
   const stop = async () => {

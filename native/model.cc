@@ -15,9 +15,6 @@
 namespace wattmeter {
 namespace {
 
-// /proc/stat advances in clock ticks (10 ms); reading it more often only adds cost.
-constexpr int64_t kStatPeriodNs = 10'000'000;
-
 struct CpuTimes {
   uint64_t busy = 0;
   uint64_t total = 0;
@@ -44,10 +41,16 @@ bool parseCpuLine(const char* text, size_t size, CpuTimes& times) {
   return true;
 }
 
+// The estimate is a counter that moves when its input does. /proc/stat moves in clock
+// ticks (USER_HZ, 100 a second almost everywhere), so the model reads it once a tick and
+// advances only when the times did: its effective resolution is its input's, and a
+// segment shorter than that is reported unresolved, as with any counter, instead of a
+// smooth ramp that would claim millisecond detail nobody measured.
 class ModelDomain final : public EnergyDomain {
  public:
   ModelDomain(const std::string& path, double idleWatts, double maxWatts)
-      : fd_(openOrThrow(path)), idleWatts_(idleWatts), maxWatts_(maxWatts) {
+      : fd_(openOrThrow(path)), idleWatts_(idleWatts), maxWatts_(maxWatts), tickHz_(sysconf(_SC_CLK_TCK)) {
+    if (tickHz_ <= 0) tickHz_ = 100;
     // The whole file once: the first line for the times, the cpuN lines for the count.
     std::string text = readTextOrThrow(path);
     if (!parseCpuLine(text.data(), text.size(), last_)) {
@@ -55,9 +58,7 @@ class ModelDomain final : public EnergyDomain {
     }
     for (size_t at = text.find("\ncpu"); at != std::string::npos; at = text.find("\ncpu", at + 1)) cpus_++;
     if (cpus_ == 0) cpus_ = 1;
-    // Until the first interval is measured, assume the average utilisation since boot.
-    watts_ = wattsAt(last_.busy, last_.total);
-    statNs_ = lastNs_ = monotonicNs();
+    readNs_ = lastNs_ = monotonicNs();
   }
 
   // The estimate since boot, as if the machine had a counter that never wraps: the
@@ -65,24 +66,24 @@ class ModelDomain final : public EnergyDomain {
   int readRawUj(double& rawUj) override {
     CpuTimes times;
     if (int err = readTimes(times)) return err;
-    double seconds = static_cast<double>(times.total) / static_cast<double>(cpus_ * sysconf(_SC_CLK_TCK));
+    double seconds = static_cast<double>(times.total) / static_cast<double>(cpus_ * tickHz_);
     rawUj = wattsAt(times.busy, times.total) * seconds * 1e6;
     return 0;
   }
 
-  // Integrates the latest power continuously, and re-reads the utilisation every 10 ms:
-  // the estimate is a smooth ramp, not a staircase of 10 ms steps.
+  // When the times moved: the power of the utilisation between the two readings, over the
+  // time between them.
   int sample(int64_t nowNs, double& totalUj) override {
-    totalUj_ += watts_ * static_cast<double>(nowNs - lastNs_) * 1e-3;  // W x ns = nJ
-    lastNs_ = nowNs;
     int err = 0;
-    if (nowNs - statNs_ >= kStatPeriodNs) {
+    if (nowNs - readNs_ >= 1'000'000'000 / tickHz_) {
+      readNs_ = nowNs;
       CpuTimes times;
       err = readTimes(times);
-      if (err == 0) {
-        if (times.total > last_.total) watts_ = wattsAt(times.busy - last_.busy, times.total - last_.total);
+      if (err == 0 && times.total > last_.total) {
+        double watts = wattsAt(times.busy - last_.busy, times.total - last_.total);
+        totalUj_ += watts * static_cast<double>(nowNs - lastNs_) * 1e-3;  // W x ns = nJ
         last_ = times;
-        statNs_ = nowNs;
+        lastNs_ = nowNs;
       }
     }
     totalUj = totalUj_;
@@ -105,11 +106,11 @@ class ModelDomain final : public EnergyDomain {
   Fd fd_;
   double idleWatts_;
   double maxWatts_;
+  long tickHz_;
   long cpus_ = 0;
-  CpuTimes last_;      // at the last read of the file
-  double watts_ = 0;   // the power estimated at the last read
-  int64_t statNs_ = 0;  // when the file was last read
-  int64_t lastNs_ = 0;  // when the total was last advanced
+  CpuTimes last_;       // when the times last moved
+  int64_t lastNs_ = 0;  // when they were read then
+  int64_t readNs_ = 0;  // when the file was last read
   double totalUj_ = 0;
 };
 

@@ -44,12 +44,15 @@ uint64_t readRange(const std::string& zoneDir) {
   return range;
 }
 
+// Where there is no RAPL, the reason is most often a virtual machine.
+const std::string kVirtual = "virtual machines rarely expose RAPL: use the model source for an estimate, or measure on the host";
+
 }  // namespace
 
 std::vector<DomainSpec> discoverPowercap(const Options& options) {
   const std::string dir = options.sysfsRoot + "/class/powercap";
   std::vector<std::string> entries;
-  if (int err = listDirectory(dir, entries)) throw errnoError(err, dir, err == ENOENT ? "no powercap driver loaded" : "");
+  if (int err = listDirectory(dir, entries)) throw errnoError(err, dir, err == ENOENT ? "no powercap driver loaded; " + kVirtual : "");
 
   std::vector<DomainSpec> domains;
   for (const std::string& zone : entries) {
@@ -65,7 +68,7 @@ std::vector<DomainSpec> discoverPowercap(const Options& options) {
     DomainInfo info{domainName(dir, zone, trim(name)), SourceKind::Powercap, spec.file, static_cast<double>(maxUj)};
     domains.push_back({info, [spec] { return Counter::open(spec); }});
   }
-  if (domains.empty()) throw SourceError(kNoDomains, dir, dir + " has no RAPL zones");
+  if (domains.empty()) throw SourceError(kNoDomains, dir, dir + " has no RAPL zones (" + kVirtual + ")");
   return domains;
 }
 

@@ -40,7 +40,14 @@ for (const [kind, line] of [
     const server = await startServer(process.execPath, [CLI, ...args], `http://127.0.0.1:${port}/metrics`, { env: cleanEnv() });
     t.teardown(() => server.stop());
     t.regex(server.output(), new RegExp(`^wattmeter ${kind} exporter on http://127.0.0.1:${port}/metrics \\(powercap: `, 'm'));
-    t.regex(await scrapeUntil(`http://127.0.0.1:${port}/metrics`, line), line);
+    const scraped = await scrapeUntil(`http://127.0.0.1:${port}/metrics`, /^wattmeter_sampler_lateness_p50_seconds\S* [1-9]/m);
+    t.regex(scraped, line);
+    // Every value a rounded one (lateness to the nanosecond, energy and power to the micro
+    // unit), printed without float noise such as 0.000017536000000000003.
+    const values = [...scraped.matchAll(/^[a-z_]+(?:\{[^}]*\})? (\S+)/gm)].map(([, value]) => value);
+    t.true(values.length > 10);
+    const noisy = values.filter((value) => value.replace(/^-|e.*$/g, '').replace('.', '').replace(/^0+/, '').length > 13);
+    t.deepEqual(noisy, []);
     t.is(await exit(server, 'SIGTERM'), 0, server.output());
   });
 }
@@ -73,7 +80,7 @@ test('export: bad input is one line naming the flag or variable, exit 2', async 
     [['export', 'simple', 'extra'], {}, /Unexpected argument "extra"/],
     [['export', 'simple', '--url', 'http://x/'], {}, /--url is not an option of `wattmeter export simple`/],
     [['export', 'remote-write', '--port', '9'], {}, /--port is not an option of `wattmeter export remote-write`/],
-    [['export', 'simple', '--duration', '3000000'], {}, /--duration must be between 0.001 and 2147483/],
+    [['export', 'simple', '--duration', '3000000'], {}, /--duration needs a positive number of seconds, at most 2147483 \(leave it out to run until stopped\); got 3000000/],
     [['export', 'remote-write', '--url', 'http://127.0.0.1:1/w', '--max-queue-bytes', '100000'], {}, /--max-queue-bytes \/ WATTMETER_REMOTE_WRITE_MAX_QUEUE_BYTES bounds the disk queue: set --queue-dir/],
     [['export', 'remote-write', '--url', 'ftp://u:hunter2@h/w'], {}, /must be an http:\/\/ or https:\/\/ URL; got "ftp:\/\/xxxxx:xxxxx@h\/w"/],
   ];

@@ -9,6 +9,7 @@ import {
   energyFile,
   fakeMsr,
   fakePowercap,
+  fakeProcStat,
   fiveZones,
   makeRootOnly,
   removeRoot,
@@ -37,13 +38,54 @@ test('usage errors exit 2 with one clear message', async (t) => {
     [['sample', '--format', 'xml'], /--format must be one of table, csv, jsonl/],
     [['read', '--sysfs-root', path.join(root, 'missing')], /missing does not exist \(--sysfs-root \/ WATTMETER_SYSFS_ROOT\)/],
     [['frobnicate'], /Unknown command "frobnicate"/],
-    [['read', '--nope'], /Unknown option '--nope'/],
+    [['read', '--nope'], /unknown option --nope for `wattmeter read`\. Run `wattmeter read --help`/],
+    [['sample', '--rates', '10'], /^wattmeter: unknown option --rates for `wattmeter sample`; did you mean --rate\?/],
+    [['bench', '--jsn'], /unknown option --jsn for `wattmeter bench`; did you mean --json\?/],
+    [['bench', '--duration', '-1'], /--duration needs a positive number of seconds.*; got -1\./],
+    [['bench', '--duration=0'], /--duration needs a positive number of seconds.*; got 0\./],
+    [['sample', '--duration'], /--duration needs a value\./],
+    [['sample', '--duration', '--rate', '5'], /--duration needs a value, not the option --rate\./],
+    [['bench', '--json=yes'], /--json takes no value; got "yes"/],
+    [['sample', '--json'], /--json is not an option of `wattmeter sample`/],
+    [['sampel'], /Unknown command "sampel"; did you mean sample\?/],
     [[], /No command given/],
   ];
   for (const [args, pattern] of cases) {
     const { code, stderr } = await wattmeter(['--sysfs-root', root, ...args]);
     t.is(code, 2, args.join(' '));
     assertCleanError(t, stderr, pattern);
+  }
+});
+
+test('each command has its own help', async (t) => {
+  const general = await wattmeter(['--help']);
+  t.is(general.code, 0);
+  t.regex(general.stdout, /^Usage: wattmeter <command>/);
+  for (const [command, own] of [
+    ['sample', /--format jsonl +every tick/],
+    ['bench', /--duration S +how long, in seconds \(default 10\)/],
+    ['read', /--json +as JSON: \{source, timestampMs, domains, warnings\}/],
+    ['domains', /the model's never does/],
+    ['export', /remote-write +every sample pushed/],
+  ] as const) {
+    const { code, stdout } = await wattmeter([command, '--help']);
+    t.is(code, 0);
+    t.is((await wattmeter(['help', command])).stdout, stdout);
+    t.true(stdout.startsWith(`Usage: wattmeter ${command} `), command);
+    t.regex(stdout, own);
+    t.regex(stdout, /--sysfs-root DIR/, `${command}: the sampler's options too`);
+  }
+});
+
+test('every command treats --user alike: no such user is an error before any output', async (t) => {
+  const root = tempRoot();
+  t.teardown(() => removeRoot(root));
+  fakePowercap(root, fiveZones());
+  for (const args of [['read'], ['domains'], ['sample', '--duration', '1', '--format', 'jsonl'], ['bench', '--duration', '1']]) {
+    const { code, stdout, stderr } = await wattmeter([...args, '--sysfs-root', root, '--user', 'nosuchuser']);
+    t.is(code, 1, args[0]);
+    t.is(stdout, '', args[0]);
+    assertCleanError(t, stderr, /Cannot switch to user "nosuchuser" \(WATTMETER_USER \/ --user\): no such user/);
   }
 });
 
@@ -59,7 +101,10 @@ test('no domains is a runtime error that says where it looked', async (t) => {
   fakePowercap(root, []);
   const { code, stderr } = await wattmeter(['read', '--source', 'powercap', '--sysfs-root', root]);
   t.is(code, 1);
-  assertCleanError(t, stderr, new RegExp(`${root}/class/powercap`));
+  assertCleanError(t, stderr, new RegExp(`${root}/class/powercap has no RAPL zones \\(virtual machines rarely expose RAPL: use the model source for an estimate, or measure on the host\\)`));
+  const none = await wattmeter(['read', '--source', 'powercap', '--sysfs-root', path.join(root, 'class')]);
+  t.is(none.code, 1);
+  assertCleanError(t, none.stderr, /No such file or directory \(no powercap driver loaded; virtual machines rarely expose RAPL/);
 });
 
 test('read --json shows each counter as the hardware does, in joules', async (t) => {
@@ -202,4 +247,35 @@ test('msr: a missing device says to load the module; a denied one says CAP_SYS_R
   const denied = await wattmeter([...base, '--msr-path', msr.msrPath], { uid: NOBODY });
   t.is(denied.code, 1);
   assertCleanError(t, denied.stderr, /CAP_SYS_RAWIO/);
+});
+
+test('without RAPL: the model, its reasons on stderr once, in --json too; it never wraps', async (t) => {
+  const root = tempRoot();
+  t.teardown(() => removeRoot(root));
+  fakeProcStat(root, 0.5);
+  const where = ['--sysfs-root', root, '--proc-root', path.join(root, 'proc'), '--msr-path', path.join(root, 'dev/cpu/%d/msr')];
+  const why = /^wattmeter: powercap: .*class\/powercap: No such file or directory \(no powercap driver loaded; virtual machines rarely expose RAPL/;
+  const read = await wattmeter(['read', '--json', ...where]);
+  t.is(read.code, 0, read.stderr);
+  const reading = JSON.parse(read.stdout);
+  t.is(reading.source, 'model');
+  t.is(reading.warnings.length, 2);
+  t.regex(reading.warnings[0], /^powercap: /);
+  t.regex(read.stderr, why);
+  t.is(read.stderr.split('\n').filter(Boolean).length, 2, 'each reason once');
+  const domains = await wattmeter(['domains', ...where]);
+  t.is(domains.code, 0);
+  t.regex(domains.stdout, /^package-0\s+model\s+never\s+\S+proc\/stat$/m);
+  const bench = await wattmeter(['bench', '--duration', '0.3', '--rate', '100', ...where]);
+  t.is(bench.code, 0);
+  t.regex(bench.stdout, /^source\s+model \(1 domain\)$/m);
+  t.is(bench.stderr.split('\n').filter(Boolean).length, 2, 'piped: the reasons, no progress');
+});
+
+test('library errors name the option the caller used', async (t) => {
+  const { listDomains } = await import('../lib/index.js');
+  const error = t.throws(() => listDomains({ sysfsRoot: '/nope' }));
+  t.is(error.message, '/nope does not exist (sysfsRoot): point it at the directory that holds class/powercap and devices/system/cpu.');
+  const flagged = await wattmeter(['read', '--sysfs-root', '/nope']);
+  t.regex(flagged.stderr, /\/nope does not exist \(--sysfs-root \/ WATTMETER_SYSFS_ROOT\)/);
 });

@@ -6,7 +6,9 @@ import { createServer } from 'node:http';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
+import path from 'node:path';
 import { fakeTree } from '../fixtures/prometheus.js';
+import { fakeProcStat, removeRoot, tempRoot } from '../fixtures/fake-rapl.js';
 import { cleanEnv, freePort, startServer } from '../fixtures/servers.js';
 
 const example = (name: string) => fileURLToPath(new URL(`../examples/${name}.js`, import.meta.url));
@@ -29,6 +31,28 @@ for (const name of ['simple', 'multirate']) {
     t.is(code, 0, server.output());
   });
 }
+
+test('an example on a machine without RAPL says once why it fell back to the model', async (t) => {
+  const root = tempRoot();
+  t.teardown(() => removeRoot(root));
+  fakeProcStat(root, 0.5);
+  const port = await freePort();
+  const env = cleanEnv({
+    WATTMETER_SYSFS_ROOT: root,
+    WATTMETER_PROC_ROOT: path.join(root, 'proc'),
+    WATTMETER_MSR_PATH: path.join(root, 'dev/cpu/%d/msr'),
+    WATTMETER_HOST: '127.0.0.1',
+    WATTMETER_PORT: String(port),
+  });
+  const server = await startServer(process.execPath, [example('simple')], `http://127.0.0.1:${port}/metrics`, { env });
+  t.teardown(() => server.stop());
+  await sleep(300);
+  const reasons = server.output().split('\n').filter((line) => line.startsWith('wattmeter: '));
+  t.is(reasons.length, 2, server.output());
+  t.regex(reasons[0], /^wattmeter: powercap: .*\(no powercap driver loaded; virtual machines rarely expose RAPL/);
+  t.regex(reasons[1], /^wattmeter: msr: /);
+  t.regex(server.output(), /exporter on http:\/\/127\.0\.0\.1:\d+\/metrics \(model: package-0\)/);
+});
 
 test('remote-write example pushes, and on SIGINT pushes what is left and says so', async (t) => {
   const { root } = await fakeTree(t);

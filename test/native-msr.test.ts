@@ -154,5 +154,5 @@ test('auto uses the MSRs when there is no powercap tree, and says why', (t) => {
   const msr = fakeMsr(root, { vendor: 'amd', packages: 1, domains: [{ register: 'package', watts: 1 }] });
   const found = listDomains({ ...msrOptions(msr), source: 'auto' });
   t.is(found.source, 'msr');
-  t.deepEqual(found.warnings, [`powercap: ${msr.sysfsRoot}/class/powercap: No such file or directory (no powercap driver loaded)`]);
+  t.deepEqual(found.warnings, [`powercap: ${msr.sysfsRoot}/class/powercap: No such file or directory (no powercap driver loaded; virtual machines rarely expose RAPL: use the model source for an estimate, or measure on the host)`]);
 });

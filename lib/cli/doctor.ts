@@ -2,10 +2,11 @@
 // prints what works, why the rest does not and the exact fix. Exits 0 when at least one
 // real source works (the model does not count), 1 otherwise.
 import { WattmeterError } from '../errors.js';
-import { parseNumber, type SamplerOptions } from '../options.js';
+import { parseNumber } from '../options.js';
+import { samplerOptions, type Command, type Flags } from './command.js';
 import { DEFAULT_DOCTOR_RATE_HZ, DEFAULT_DOCTOR_SECONDS, MAX_DOCTOR_SECONDS, runDoctor, type DoctorReport, type Finding } from '../doctor/doctor.js';
 
-export const DOCTOR_USAGE = `Usage: wattmeter doctor [--json] [--duration S] [sampler options]
+const USAGE = `Usage: wattmeter doctor [--json] [--duration S] [sampler options]
 
 Checks each energy source on this machine (powercap, perf_event, msr, NVML): present,
 readable, and if not why (kernel version and the Linux 5.10 root-only change,
@@ -49,11 +50,19 @@ export function formatReport(report: DoctorReport): string {
   return [machineLine(report), '', ...report.findings.flatMap(findingLines), '', verdict, ''].join('\n');
 }
 
-export async function doctorCommand(options: SamplerOptions, flags: { duration?: string; json?: boolean }): Promise<void> {
-  const seconds = flags.duration === undefined ? DEFAULT_DOCTOR_SECONDS : parseNumber(flags.duration, '--duration', 0.1, MAX_DOCTOR_SECONDS);
+async function run(flags: Flags): Promise<void> {
+  const options = samplerOptions(flags);
+  const seconds = typeof flags.duration !== 'string' ? DEFAULT_DOCTOR_SECONDS : parseNumber(flags.duration, '--duration', 0.1, MAX_DOCTOR_SECONDS);
   if (!flags.json && process.stderr.isTTY) process.stderr.write(`wattmeter doctor: checking every source, then sampling the working ones for ${seconds} s...\n`);
   // Of the sampler's options only where to look and the rate count: every source is checked.
   const report = await runDoctor({ ...options, seconds, rateHz: options.rateHz ?? DEFAULT_DOCTOR_RATE_HZ });
   process.stdout.write(flags.json ? `${JSON.stringify(report, null, 2)}\n` : formatReport(report));
   if (!report.ok) throw new WattmeterError('no real energy source works on this machine (see the fixes above).');
 }
+
+export const doctorCommand: Command = {
+  summary: 'doctor [--json] [--duration S]   why a source does not read here, and the exact fix',
+  usage: USAGE,
+  flags: { json: { type: 'boolean' }, duration: { type: 'string' } },
+  run,
+};

@@ -7,6 +7,8 @@ import type { SamplerOptions } from '../options.js';
 import { openSampler, type Sampler } from '../sampler.js';
 import { dropPrivileges } from '../privileges.js';
 import { usageError } from '../errors.js';
+import { flagAndEnvNames, flagNames, parseArgsOptions, textsFromEnv, textsFromFlags, usageLines } from '../option-table.js';
+import { durationS, samplerOptions, warn, type Command, type Flags } from './command.js';
 import { startSimpleExporter } from '../exporters/simple.js';
 import { startMultirateExporter } from '../exporters/multirate.js';
 import { startRemoteWriteExporter } from '../exporters/remote-write.js';
@@ -14,6 +16,38 @@ import { DEFAULT_PORTS, EXPORTER_OPTIONS, multirateOptions, remoteWriteOptions, 
 
 export const EXPORTERS = ['simple', 'multirate', 'remote-write'] as const;
 export type ExporterKind = (typeof EXPORTERS)[number];
+
+export const exportCommand: Command = {
+  summary: `export ${EXPORTERS.join('|')} [--host A] [--port P] ...
+                                   run a Prometheus exporter until stopped`,
+  usage: `Usage: wattmeter export ${EXPORTERS.join('|')} [options]
+
+Runs one of the three Prometheus exporters until SIGINT or SIGTERM:
+  simple        one value per series per scrape (GET /metrics)
+  multirate     every sample of the last window, timestamped, to every scrape
+  remote-write  every sample pushed to a remote-write receiver (--url)
+
+Exporter options (each also an environment variable):
+${usageLines(EXPORTER_OPTIONS).join('\n')}
+  (no flag, environment only, as a command line is visible to every user:
+   WATTMETER_REMOTE_WRITE_BEARER_TOKEN, or _USERNAME and _PASSWORD)
+  --duration S                       stop after S seconds (default: run until stopped)
+`,
+  flags: { ...parseArgsOptions(EXPORTER_OPTIONS), duration: { type: 'string' } },
+  args: 1,
+  run: fromCommandLine,
+};
+
+async function fromCommandLine(flags: Flags, [name]: string[]): Promise<void> {
+  const kind = exporterKind(name);
+  const flagged = textsFromFlags(EXPORTER_OPTIONS, flags);
+  const foreign = (Object.keys(flagged) as (keyof typeof EXPORTER_OPTIONS)[]).find((key) => !EXPORTER_FLAGS[kind].includes(key));
+  if (foreign) {
+    throw usageError(`${flagNames(EXPORTER_OPTIONS)[foreign]} is not an option of \`wattmeter export ${kind}\`. Run \`wattmeter export --help\` for usage.`);
+  }
+  const settings = { texts: { ...textsFromEnv(EXPORTER_OPTIONS, process.env), ...flagged }, names: flagAndEnvNames(EXPORTER_OPTIONS) };
+  await runExporter(kind, samplerOptions(flags), settings, durationS(flags, Infinity), warn);
+}
 
 export function exporterKind(name: string | undefined): ExporterKind {
   if ((EXPORTERS as readonly (string | undefined)[]).includes(name)) return name as ExporterKind;

@@ -31,10 +31,20 @@ export const SAMPLER_METRICS: readonly (MetricInfo & { value: (stats: SamplerSta
     value: (stats: SamplerStats) => {
       const field = stats[key as keyof SamplerStats] as number | Lateness;
       const value = unit.part === undefined ? (field as number) : (field as Lateness)[unit.part];
-      return unit.divideBy === undefined ? value : value / unit.divideBy;
+      // To a thousandth of the field's unit (lateness: a nanosecond) before the division,
+      // so the value prints as its decimal: 0.000017536, not 0.000017536000000000003.
+      return unit.divideBy === undefined ? value : Math.round(value * 1000) / (unit.divideBy * 1000);
     },
   })),
 );
+
+/**
+ * Joules and watts to the micro unit, as multirate writes them: finer than any RAPL counter
+ * (15.3 uJ at best), and printed without float noise.
+ */
+export function toMicro(value: number): number {
+  return Math.round(value * 1e6) / 1e6;
+}
 
 export const MULTIRATE_SAMPLES_SERVED: MetricInfo = {
   name: 'wattmeter_multirate_samples_served_total',

@@ -16,7 +16,7 @@ import { EXPOSITION_FORMATS, type ExpositionFormat } from '../prometheus/accept.
 import { serveMetrics, type MetricsServer, type MetricsServerOptions } from '../prometheus/http.js';
 import type { Labels, MetricInfo } from '../prometheus/metric.js';
 import { follow } from './follow.js';
-import { ENERGY, POWER, SAMPLER_METRICS, domainLabels } from './metrics.js';
+import { ENERGY, POWER, SAMPLER_METRICS, domainLabels, toMicro } from './metrics.js';
 
 export interface SimpleExporterOptions extends MetricsServerOptions {
   sampler: Sampler;
@@ -63,8 +63,8 @@ function instruments(format: ExpositionFormat, labels: readonly Labels[]): { reg
     write({ energyJ, watts, stats }) {
       registry.resetMetrics();
       labels.forEach((l, d) => {
-        energy.inc(l, energyJ[d]);
-        if (!Number.isNaN(watts[d])) power.set(l, watts[d]);
+        energy.inc(l, toMicro(energyJ[d]));
+        if (!Number.isNaN(watts[d])) power.set(l, toMicro(watts[d]));
       });
       for (const write of samplerMetrics) write(stats);
     },

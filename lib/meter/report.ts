@@ -15,9 +15,9 @@ export interface DomainEnergy {
   minJoules: number;
   maxJoules: number;
   /**
-   * False when the counter did not change inside the segment: the segment was shorter
-   * than the counter's update interval, and `joules` is the power around it times the
-   * duration, not a measurement of the segment itself.
+   * False when the segment was shorter than the counter's update interval (at most one
+   * update inside it): `joules` is the power around it times the duration, not a
+   * measurement of the segment itself.
    */
   resolved: boolean;
   /** Observed interval between the counter's updates (RAPL: about 1 ms). */

@@ -229,16 +229,19 @@ export class EnergySpan {
       timeline.watts[names[d]] = watts;
       const joules = (track.endUj - track.grid[0]) / 1e6;
       const updateIntervalMs = track.inside >= 2 ? track.insideIntervalMs : updateIntervalsMs[d];
+      // Shorter than the update interval, one update inside proves no more than none: it
+      // says when the counter moved, not how the energy it carries fell within the segment.
+      const resolved = joules === 0 || (track.inside > 0 && !(durationMs < updateIntervalMs));
       domains[names[d]] = {
         joules,
         watts: joules / (durationMs / 1000),
         peakWatts: watts.reduce((a, b) => Math.max(a, b), -Infinity),
         minJoules: track.inside >= 2 ? (track.lastInsideUj - track.firstInsideUj) / 1e6 : 0,
         maxJoules: (track.afterUj - track.beforeUj) / 1e6,
-        resolved: track.inside > 0 || joules === 0,
+        resolved,
         updateIntervalMs,
       };
-      if (track.inside === 0 && joules !== 0) unresolved.push(`${names[d]} (~${updateIntervalMs.toFixed(2)} ms)`);
+      if (!resolved) unresolved.push(`${names[d]} (~${updateIntervalMs.toFixed(2)} ms)`);
       if (Number.isNaN(track.beforeUj)) {
         warnings.push(`${names[d]}: no reading before the segment began; the energy before the first one is missing.`);
       }
@@ -247,7 +250,7 @@ export class EnergySpan {
     if (unresolved.length > 0) {
       warnings.push(
         `The segment (${durationMs.toFixed(3)} ms) is shorter than the counters' update interval of ${unresolved.join(', ')}: ` +
-          'no update fell inside it, so its energy is the power around it times its duration (see minJoules/maxJoules).',
+          'at most one update fell inside it, so its energy is the power around it times its duration (see minJoules/maxJoules).',
       );
     }
     for (const [from, to] of this.#gapsMs) {

@@ -115,7 +115,7 @@ test('a segment shorter than the update interval: the power around it times its 
   nearAll(t, report.timeline.watts['package-0'], [20], 'one bin');
   t.deepEqual(report.warnings, [
     "The segment (0.250 ms) is shorter than the counters' update interval of package-0 (~1.00 ms): " +
-      'no update fell inside it, so its energy is the power around it times its duration (see minJoules/maxJoules).',
+      'at most one update fell inside it, so its energy is the power around it times its duration (see minJoules/maxJoules).',
   ]);
 });
 
