@@ -1,5 +1,7 @@
 // A batch of ticks drained from the ring: columns, not objects, so a drain of a million
 // ticks costs one allocation.
+import { concatAttribution } from './attribution/concat.js';
+import type { BatchAttribution } from './attribution/types.js';
 import type { NativeDomain } from './native.js';
 
 export type Domain = NativeDomain;
@@ -11,6 +13,11 @@ export interface Batch {
   /** One column per domain: cumulative wrap-corrected microjoules since the sampler opened. */
   readonly energyUj: readonly Float64Array[];
   readonly length: number;
+  /**
+   * Energy attributed to processes and cgroups (an estimate, from CPU time), when the
+   * sampler was opened with attribution options: see lib/attribution/types.ts.
+   */
+  readonly attribution?: BatchAttribution;
 }
 
 /** Splits the addon's column-major drain result into views (no copy). */
@@ -58,10 +65,12 @@ export function concatBatches(batches: readonly Batch[]): Batch {
     }
     return out;
   };
+  const attribution = concatAttribution(batches.map((b) => b.attribution));
   return {
     domains,
     timestampsMs: join((b) => b.timestampsMs),
     energyUj: domains.map((_, d) => join((b) => b.energyUj[d])),
     length: batches.reduce((n, b) => n + b.length, 0),
+    ...(attribution && { attribution }),
   };
 }

@@ -62,6 +62,40 @@ export interface NativeSampler {
   stats(): NativeStats;
   /** Now, on the clock of the tick timestamps. */
   nowMs(): number;
+  /**
+   * Opens the CPU-time thread (native/cputime.h) beside this sampler, on its clock, started
+   * and stopped with it. rootCgroup '' means no cgroup rounds.
+   */
+  openCpuTimes(options: NativeCpuTimesOptions): void;
+  /** '' when tracked from the next round on, else the errno name; startTicks for a process. */
+  trackCpu(slot: number, format: 'process' | 'cgroup2' | 'cgroup1', path: string): { error: string; startTicks: number };
+  untrackCpu(slot: number): void;
+  /**
+   * The CPU-time records waiting, column-major: n timestamps (ms since the epoch), n slots,
+   * n values (since the slot's first reading: clock ticks for processes and <procRoot>/stat,
+   * ns for cgroups; NaN: the consumer ended). A record with slot -1 (processes) or -2
+   * (cgroups) is the system's busy time and closes a round.
+   */
+  drainCpu(): Float64Array;
+  cpuStats(): NativeCpuStats;
+}
+
+export interface NativeCpuTimesOptions {
+  procStat: string;
+  rootCgroup: string;
+  rootCgroupV2: boolean;
+  processRateHz: number;
+  cgroupRateHz: number;
+  /** Records the ring holds. */
+  capacity: number;
+}
+
+export interface NativeCpuStats {
+  rounds: number;
+  droppedRounds: number;
+  readErrors: number;
+  ended: number;
+  tracked: number;
 }
 
 export interface NativeAddon {
@@ -72,6 +106,8 @@ export interface NativeAddon {
   Sampler: new (options: NativeSamplerOptions) => NativeSampler;
   /** Highest sampling rate the native thread accepts. */
   MAX_RATE_HZ: number;
+  /** sysconf(_SC_CLK_TCK): the unit of /proc CPU times. */
+  CLOCK_TICKS_PER_SECOND: number;
   /** The option keys the addon reads, from the table that reads them (native/addon.cc). */
   OPTION_KEYS: string[];
   /** The keys of a stats() object, from the table that writes them. */

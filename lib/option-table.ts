@@ -22,6 +22,8 @@ export type OptionSpec = CommonSpec &
   (
     | { kind: 'string'; default?: string }
     | { kind: 'number'; min: number; max: number; integer?: boolean; default?: number }
+    /** Whole numbers: a comma list in the variable; the flag may also be given again. */
+    | { kind: 'integers'; min: number; max: number; default?: readonly number[] }
     | { kind: 'boolean'; default?: boolean }
     | { kind: 'choice'; choices: readonly string[]; default?: string }
   );
@@ -31,7 +33,9 @@ export type OptionTable = Readonly<Record<string, OptionSpec>>;
 /** The value an option parses to. */
 export type OptionValue<S> = S extends { kind: 'number' }
   ? number
-  : S extends { kind: 'boolean' }
+  : S extends { kind: 'integers' }
+    ? number[]
+    : S extends { kind: 'boolean' }
     ? boolean
     : S extends { choices: readonly (infer C)[] }
       ? C
@@ -67,14 +71,18 @@ export function flagAndEnvNames<T extends OptionTable>(table: T): Record<keyof T
 
 type FlagName<S> = S extends { flag: `--${infer N}` } ? N : never;
 type FlagType<S> = S extends { kind: 'boolean' } ? 'boolean' : 'string';
+type FlagSpec<S> = S extends { kind: 'integers' } ? { type: 'string'; multiple: true } : { type: FlagType<S> };
 
 /** node:util parseArgs options for every option that has a flag. */
 export function parseArgsOptions<T extends OptionTable>(
   table: T,
-): { [K in keyof T as FlagName<T[K]>]: { type: FlagType<T[K]> } } {
+): { [K in keyof T as FlagName<T[K]>]: FlagSpec<T[K]> } {
   const entries = Object.values(table)
     .filter((spec) => spec.flag)
-    .map((spec) => [spec.flag!.slice(2), { type: spec.kind === 'boolean' ? 'boolean' : 'string' }]);
+    .map((spec) => [
+      spec.flag!.slice(2),
+      spec.kind === 'integers' ? { type: 'string', multiple: true } : { type: spec.kind === 'boolean' ? 'boolean' : 'string' },
+    ]);
   return Object.fromEntries(entries) as never;
 }
 
@@ -86,7 +94,7 @@ export function usageLines(table: OptionTable, column = 37): string[] {
       const value = spec.kind === 'choice' ? spec.choices.join('|') : spec.metavar;
       const left = `  ${spec.flag}${value ? ` ${value}` : ''}`;
       // A flag that is off unless given needs no default.
-      const fallback = spec.kind === 'boolean' ? undefined : (spec.default ?? spec.defaultDoc);
+      const fallback = spec.kind === 'boolean' || spec.kind === 'integers' ? undefined : (spec.default ?? spec.defaultDoc);
       const right = `${spec.env}: ${spec.help}${fallback === undefined ? '' : ` (default ${fallback})`}`;
       return left.length < column ? left.padEnd(column) + right : `${left}\n${' '.repeat(column)}${right}`;
     });
@@ -113,7 +121,7 @@ export function oneOf<T extends string>(value: string, allowed: readonly T[], na
   throw usageError(`${name} must be one of ${allowed.join(', ')}; got "${value}".`);
 }
 
-function parseValue(spec: OptionSpec, text: string, name: string): string | number | boolean {
+function parseValue(spec: OptionSpec, text: string, name: string): string | number | boolean | number[] {
   switch (spec.kind) {
     case 'string':
       return text;
@@ -126,6 +134,12 @@ function parseValue(spec: OptionSpec, text: string, name: string): string | numb
       if (spec.integer && !Number.isInteger(value)) throw usageError(`${name} must be a whole number; got ${text}.`);
       return value;
     }
+    case 'integers':
+      return text.split(',').filter((item) => item.trim() !== '').map((item) => {
+        const value = parseNumber(item.trim(), name, spec.min, spec.max);
+        if (!Number.isInteger(value)) throw usageError(`${name} must be whole numbers; got ${item.trim()}.`);
+        return value;
+      });
   }
 }
 

@@ -23,8 +23,11 @@ export const MAX_RATE_HZ = 100_000;
 export const BUFFER_SECONDS = 10;
 
 type SamplerOptionSpec = OptionSpec & {
-  /** source: read by discovery too (listDomains, readOnce); sampler: by the sampler only. */
-  group: 'source' | 'sampler';
+  /**
+   * source: read by discovery too (listDomains, readOnce); sampler: by the sampler only;
+   * attribution: what energy is attributed to (lib/attribution/), read in TypeScript.
+   */
+  group: 'source' | 'sampler' | 'attribution';
   /** The key the addon reads it under; absent: the option's own key; false: not sent. */
   native?: string | false;
   /** The description column of the README's Options table. */
@@ -133,6 +136,76 @@ export const SAMPLER_OPTIONS = {
     help: 'drop to USER once the counters are open',
     doc: 'switch to this user once the counters are open',
   },
+  /** Attribute energy to these processes (their threads included). */
+  pids: {
+    group: 'attribution', env: 'WATTMETER_PIDS', flag: '--pid', metavar: 'PID', native: false,
+    kind: 'integers', min: 1, max: 2 ** 22,
+    help: 'attribute energy to this process (repeat, or a comma list)',
+    doc: 'attribute energy to these processes (comma list; the flag repeats)',
+  },
+  /** Attribute energy to every process whose name or command line matches (a JavaScript RegExp). */
+  match: {
+    group: 'attribution', env: 'WATTMETER_MATCH', flag: '--match', metavar: 'REGEX', native: false,
+    kind: 'string', emptyIsUnset: true,
+    help: 'attribute energy to processes whose name or command line matches',
+    doc: 'attribute energy to processes whose name or command line matches this RegExp',
+  },
+  /** Attribute energy to this process and each of its descendants. */
+  self: {
+    group: 'attribution', env: 'WATTMETER_SELF', flag: '--self', native: false,
+    kind: 'boolean', default: false,
+    help: 'attribute energy to this process and its children',
+    doc: 'attribute energy to this process and its descendants',
+  },
+  /** Attribute energy to every process (what `top` and the exporters' top N rank). */
+  allProcesses: {
+    group: 'attribution', env: 'WATTMETER_ALL_PROCESSES', flag: '--all-processes', native: false,
+    kind: 'boolean', default: false,
+    help: 'attribute energy to every process',
+    doc: 'attribute energy to every process',
+  },
+  /** Attribute energy to every cgroup below cgroupRoot, down to cgroupDepth levels. */
+  cgroups: {
+    group: 'attribution', env: 'WATTMETER_CGROUPS', flag: '--cgroups', native: false,
+    kind: 'boolean', default: false,
+    help: 'attribute energy to cgroups (containers, services)',
+    doc: 'attribute energy to every cgroup below `cgroupRoot` (containers, services, pods)',
+  },
+  /** Where cgroups are mounted: a cgroup v2 mount, a v1 cpuacct mount, or /sys/fs/cgroup holding either. */
+  cgroupRoot: {
+    group: 'attribution', env: 'WATTMETER_CGROUP_ROOT', flag: '--cgroup-root', metavar: 'DIR', native: false,
+    kind: 'string', default: '/sys/fs/cgroup',
+    help: 'where cgroups are mounted',
+    doc: 'a cgroup v2 mount, a v1 `cpuacct` mount, or the directory holding them',
+  },
+  /** How many levels below the root cgroups are tracked; deeper ones count in their ancestor at this depth. */
+  cgroupDepth: {
+    group: 'attribution', env: 'WATTMETER_CGROUP_DEPTH', flag: '--cgroup-depth', metavar: 'N', native: false,
+    kind: 'number', integer: true, min: 1, max: 16, default: 4,
+    help: 'cgroup levels below the root to track',
+    doc: 'levels below the root tracked; deeper cgroups count in their ancestor',
+  },
+  /** Rounds of process CPU-time reads per second (/proc advances in 10 ms ticks). */
+  processRateHz: {
+    group: 'attribution', env: 'WATTMETER_PROCESS_RATE_HZ', flag: '--process-rate', metavar: 'HZ', native: false,
+    kind: 'number', min: 0.1, max: 100, default: 10,
+    help: 'process CPU-time reads per second',
+    doc: 'process CPU-time reads per second (`/proc` counts in 10 ms ticks)',
+  },
+  /** Rounds of cgroup CPU-time reads per second (cgroups count in ns). */
+  cgroupRateHz: {
+    group: 'attribution', env: 'WATTMETER_CGROUP_RATE_HZ', flag: '--cgroup-rate', metavar: 'HZ', native: false,
+    kind: 'number', min: 0.1, max: 1000, default: 100,
+    help: 'cgroup CPU-time reads per second',
+    doc: 'cgroup CPU-time reads per second (cgroups count in ns)',
+  },
+  /** How many processes `top` and the exporters show: the most energy over the last minute. */
+  top: {
+    group: 'attribution', env: 'WATTMETER_TOP', flag: '--top', metavar: 'N', native: false,
+    kind: 'number', integer: true, min: 1, max: 1000, default: 10,
+    help: 'processes shown by top and the exporters',
+    doc: 'processes `top` and the exporters show (most energy over the last minute)',
+  },
 } as const satisfies Record<string, SamplerOptionSpec>;
 
 type Table = typeof SAMPLER_OPTIONS;
@@ -228,4 +301,57 @@ export function resolveSamplerOptions(options: SamplerOptions = {}, names: Optio
     );
   }
   return { ...resolveSourceOptions(options, names), rateHz, capacity, realtime: options.realtime ?? SAMPLER_OPTIONS.realtime.default };
+}
+
+/** The attribution options, checked and filled; undefined when nothing is to be attributed. */
+export interface ResolvedAttribution {
+  procRoot: string;
+  pids: number[];
+  match: RegExp | undefined;
+  self: boolean;
+  allProcesses: boolean;
+  cgroups: boolean;
+  cgroupRoot: string;
+  cgroupDepth: number;
+  processRateHz: number;
+  cgroupRateHz: number;
+  /** What to call each option in a message, as the caller set it. */
+  names: Readonly<Record<KeysOf<'attribution'>, string>>;
+}
+
+const ATTRIBUTION_KEYS = keysOf('attribution');
+
+export function resolveAttributionOptions(options: SamplerOptions = {}, names: OptionNames<Table> = NAMED.get(options) ?? {}): ResolvedAttribution | undefined {
+  const values = withDefaults(SAMPLER_OPTIONS, ATTRIBUTION_KEYS, options);
+  const named = Object.fromEntries(ATTRIBUTION_KEYS.map((key) => [key, names[key] ?? key])) as ResolvedAttribution['names'];
+  const pids = values.pids ?? [];
+  if (pids.length === 0 && !values.match && !values.self && !values.allProcesses && !values.cgroups) return undefined;
+  // Through parseTexts again: a caller of the API passes values, not texts, unchecked.
+  for (const key of ['cgroupDepth', 'processRateHz', 'cgroupRateHz', 'top'] as const) {
+    parseTexts(SAMPLER_OPTIONS, { [key]: String(values[key]) }, { [key]: named[key] });
+  }
+  for (const pid of pids) {
+    if (!(Number.isInteger(pid) && pid >= 1)) throw usageError(`${named.pids} must be process ids (whole numbers above 0); got ${pid}.`);
+  }
+  let match: RegExp | undefined;
+  if (values.match) {
+    try {
+      match = new RegExp(values.match);
+    } catch (error) {
+      throw usageError(`${named.match} is not a valid regular expression: ${(error as Error).message}. It is a JavaScript RegExp, e.g. "^node$" or "postgres|redis".`);
+    }
+  }
+  return {
+    procRoot: options.procRoot ?? SAMPLER_OPTIONS.procRoot.default,
+    pids,
+    match,
+    self: values.self,
+    allProcesses: values.allProcesses,
+    cgroups: values.cgroups,
+    cgroupRoot: values.cgroupRoot,
+    cgroupDepth: values.cgroupDepth,
+    processRateHz: values.processRateHz,
+    cgroupRateHz: values.cgroupRateHz,
+    names: named,
+  };
 }

@@ -6,10 +6,12 @@
 // meters and batches() each subscribe and each get every tick; none can take ticks from
 // another. One timer pumps, at the shortest delay any subscriber asked for.
 import { setTimeout as sleep } from 'node:timers/promises';
+import { SamplerAttribution } from './attribution/tracker.js';
+import type { Attribution } from './attribution/types.js';
 import { batchFromColumns, concatBatches, type Batch, type Domain } from './batch.js';
-import { explainNativeError, usageError } from './errors.js';
+import { WattmeterError, explainNativeError, usageError } from './errors.js';
 import { addon, type NativeSampler, type SourceKind } from './native.js';
-import { resolveSamplerOptions, type SamplerOptions } from './options.js';
+import { resolveAttributionOptions, resolveSamplerOptions, type SamplerOptions } from './options.js';
 import { dropPrivileges } from './privileges.js';
 import { samplerStats, type SamplerStats } from './stats.js';
 
@@ -46,6 +48,9 @@ export class Sampler {
   readonly warnings: readonly string[];
   readonly rateHz: number;
   readonly capacity: number;
+  /** Energy attributed to processes and cgroups; present when an attribution option is set. */
+  readonly attribution: Attribution | undefined;
+  #attribution: SamplerAttribution | undefined;
   #native: NativeSampler | undefined;
   #listeners = new Map<BatchListener, number>(); // each listener and its maxDelayMs
   #pumpTimer: NodeJS.Timeout | undefined;
@@ -58,6 +63,7 @@ export class Sampler {
 
   constructor(options: SamplerOptions = {}) {
     const resolved = resolveSamplerOptions(options);
+    const attribution = resolveAttributionOptions(options);
     try {
       this.#native = new (addon().Sampler)(resolved);
     } catch (error) {
@@ -68,14 +74,17 @@ export class Sampler {
     this.warnings = this.#native.warnings;
     this.rateHz = resolved.rateHz;
     this.capacity = resolved.capacity;
-    if (options.user) {
-      try {
-        dropPrivileges(options.user);
-      } catch (error) {
-        this.close();
-        throw error;
+    try {
+      // Before dropping privileges: the CPU-time files are opened here, as the counters are.
+      if (attribution) {
+        this.#attribution = new SamplerAttribution(this.#native, this.domains, attribution, addon().CLOCK_TICKS_PER_SECOND, this.#native.nowMs());
       }
+      if (options.user) dropPrivileges(options.user);
+    } catch (error) {
+      this.close();
+      throw error instanceof WattmeterError ? error : explainNativeError(error);
     }
+    this.attribution = this.#attribution;
   }
 
   get closed(): boolean {
@@ -120,8 +129,10 @@ export class Sampler {
   drain(maxTicks?: number): Batch {
     const native = this.#open();
     if (this.#pumping) return batchFromColumns(this.domains, new Float64Array(0));
-    const batch = batchFromColumns(this.domains, native.drain(maxTicks));
+    let batch = batchFromColumns(this.domains, native.drain(maxTicks));
     if (batch.length === 0) return batch;
+    const attribution = this.#attribution?.ingest(batch, native.nowMs());
+    if (attribution) batch = { ...batch, attribution };
     // Every subscriber gets the batch even if one throws; the first error is thrown after.
     const errors: unknown[] = [];
     this.#pumping = true;

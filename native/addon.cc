@@ -3,6 +3,7 @@
 // by several worker threads at once.
 #include <napi.h>
 #include <sys/prctl.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstdint>
@@ -14,6 +15,7 @@
 #include <vector>
 
 #include "clock.h"
+#include "cputime.h"
 #include "domain.h"
 #include "error.h"
 #include "sampler.h"
@@ -234,6 +236,11 @@ class SamplerWrap : public Napi::ObjectWrap<SamplerWrap> {
                            InstanceMethod<&SamplerWrap::drain>("drain"),
                            InstanceMethod<&SamplerWrap::stats>("stats"),
                            InstanceMethod<&SamplerWrap::nowMs>("nowMs"),
+                           InstanceMethod<&SamplerWrap::openCpuTimes>("openCpuTimes"),
+                           InstanceMethod<&SamplerWrap::trackCpu>("trackCpu"),
+                           InstanceMethod<&SamplerWrap::untrackCpu>("untrackCpu"),
+                           InstanceMethod<&SamplerWrap::drainCpu>("drainCpu"),
+                           InstanceMethod<&SamplerWrap::cpuStats>("cpuStats"),
                        });
   }
 
@@ -267,6 +274,7 @@ class SamplerWrap : public Napi::ObjectWrap<SamplerWrap> {
   static void cleanup(void* self) {
     auto* wrap = static_cast<SamplerWrap*>(self);
     wrap->hooked_ = false;  // a hook runs once; removing it afterwards would be an error
+    wrap->cpu_.reset();
     wrap->sampler_.reset();
   }
 
@@ -276,15 +284,112 @@ class SamplerWrap : public Napi::ObjectWrap<SamplerWrap> {
   }
 
   void start(const Napi::CallbackInfo& info) {
-    guarded(info.Env(), [&] { open(info.Env()).start(); });
+    guarded(info.Env(), [&] {
+      open(info.Env()).start();
+      if (cpu_) cpu_->start();
+    });
   }
 
   void stop(const Napi::CallbackInfo& info) {
-    guarded(info.Env(), [&] { open(info.Env()).stop(); });
+    guarded(info.Env(), [&] {
+      if (cpu_) cpu_->stop();
+      open(info.Env()).stop();
+    });
   }
 
   // Stops the thread, closes the counters and frees the ring. Safe to call twice.
-  void close(const Napi::CallbackInfo&) { sampler_.reset(); }
+  void close(const Napi::CallbackInfo&) {
+    cpu_.reset();
+    sampler_.reset();
+  }
+
+  // The CPU-time thread (cputime.h), on this sampler's clock, started and stopped with it.
+  void openCpuTimes(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    guarded(env, [&] {
+      Sampler& sampler = open(env);
+      if (cpu_) throw std::invalid_argument("CPU times are already open");
+      Napi::Object o = objectArgument(info);
+      CpuTimesConfig config{};
+      double capacity = 0;
+      bool rootCgroupV2 = false;
+      read(o, "procStat", config.procStat);
+      read(o, "rootCgroup", config.rootCgroup);
+      read(o, "rootCgroupV2", rootCgroupV2);
+      read(o, "processRateHz", config.processRateHz);
+      read(o, "cgroupRateHz", config.cgroupRateHz);
+      read(o, "capacity", capacity);
+      if (!(config.processRateHz >= 0.1 && config.processRateHz <= 1000 && config.cgroupRateHz >= 0.1 && config.cgroupRateHz <= 1000)) {
+        throw std::invalid_argument("CPU-time rates must be between 0.1 and 1000 Hz");
+      }
+      if (!(capacity >= 1024 && capacity <= 1e8)) throw std::invalid_argument("options.capacity must be between 1024 and 1e8 records");
+      config.rootCgroupFormat = rootCgroupV2 ? CpuFormat::CgroupV2 : CpuFormat::CgroupV1;
+      config.capacity = static_cast<size_t>(capacity);
+      config.realtimeOffsetNs = sampler.clockOffsetNs();
+      cpu_ = std::make_unique<CpuTimes>(config);
+      if (sampler.stats().running) cpu_->start();
+    });
+  }
+
+  CpuTimes& cpu(Napi::Env env) {
+    open(env);
+    if (!cpu_) throw Napi::Error::New(env, "wattmeter: CPU times are not open");
+    return *cpu_;
+  }
+
+  // trackCpu(slot, format, path): '' when tracked, else the errno name; and the start time.
+  Napi::Value trackCpu(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    return guarded(env, [&]() -> Napi::Value {
+      if (info.Length() < 3 || !info[0].IsNumber() || !info[1].IsString() || !info[2].IsString()) {
+        throw std::invalid_argument("trackCpu(slot, format, path)");
+      }
+      int slot = info[0].As<Napi::Number>().Int32Value();
+      std::string name = info[1].As<Napi::String>().Utf8Value();
+      CpuFormat format = name == "process" ? CpuFormat::ProcessStat : name == "cgroup2" ? CpuFormat::CgroupV2 : CpuFormat::CgroupV1;
+      if (slot < 0 || (name != "process" && name != "cgroup2" && name != "cgroup1")) throw std::invalid_argument("trackCpu: bad slot or format");
+      uint64_t startTicks = 0;
+      int err = cpu(env).track(slot, format, info[2].As<Napi::String>().Utf8Value(), startTicks);
+      Napi::Object result = Napi::Object::New(env);
+      result.Set("error", err ? errnoName(err) : std::string());
+      result.Set("startTicks", static_cast<double>(startTicks));
+      return result;
+    });
+  }
+
+  void untrackCpu(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    guarded(env, [&] {
+      if (info.Length() < 1 || !info[0].IsNumber()) throw std::invalid_argument("untrackCpu(slot)");
+      cpu(env).untrack(info[0].As<Napi::Number>().Int32Value());
+    });
+  }
+
+  // Column-major like drain(): n timestamps, n slots, n values.
+  Napi::Value drainCpu(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    return guarded(env, [&]() -> Napi::Value {
+      CpuTimes& times = cpu(env);
+      size_t n = times.pending();
+      Napi::Float64Array columns = Napi::Float64Array::New(env, n * 3);
+      times.drain(columns.Data(), n);
+      return columns;
+    });
+  }
+
+  Napi::Value cpuStats(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    return guarded(env, [&]() -> Napi::Value {
+      CpuTimesStats s = cpu(env).stats();
+      Napi::Object result = Napi::Object::New(env);
+      result.Set("rounds", toJs(env, s.rounds));
+      result.Set("droppedRounds", toJs(env, s.droppedRounds));
+      result.Set("readErrors", toJs(env, s.readErrors));
+      result.Set("ended", toJs(env, s.ended));
+      result.Set("tracked", toJs(env, s.tracked));
+      return result;
+    });
+  }
 
   Napi::Value drain(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
@@ -314,6 +419,7 @@ class SamplerWrap : public Napi::ObjectWrap<SamplerWrap> {
   }
 
   std::unique_ptr<Sampler> sampler_;
+  std::unique_ptr<CpuTimes> cpu_;
   size_t domainCount_ = 0;
   bool hooked_ = false;
 };
@@ -327,6 +433,7 @@ class WattmeterAddon : public Napi::Addon<WattmeterAddon> {
                              InstanceMethod<&WattmeterAddon::noNewPrivileges>("noNewPrivileges", napi_enumerable),
                              InstanceValue("Sampler", SamplerWrap::define(env), napi_enumerable),
                              InstanceValue("MAX_RATE_HZ", Napi::Number::New(env, kMaxRateHz), napi_enumerable),
+                             InstanceValue("CLOCK_TICKS_PER_SECOND", Napi::Number::New(env, static_cast<double>(sysconf(_SC_CLK_TCK))), napi_enumerable),
                              InstanceValue("OPTION_KEYS", stringArray(env, optionKeys()), napi_enumerable),
                              InstanceValue("STATS_KEYS", stringArray(env, statsKeys()), napi_enumerable),
                          });

@@ -10,36 +10,11 @@
 #include "clock.h"
 #include "error.h"
 #include "file.h"
+#include "procstat.h"
 #include "sources.h"
 
 namespace wattmeter {
 namespace {
-
-struct CpuTimes {
-  uint64_t busy = 0;
-  uint64_t total = 0;
-};
-
-// "cpu  user nice system idle iowait irq softirq steal guest guest_nice" (clock ticks).
-// Busy is everything but idle and iowait. guest and guest_nice are left out of the sum
-// because the kernel already counts them in user and nice.
-bool parseCpuLine(const char* text, size_t size, CpuTimes& times) {
-  if (size < 4 || std::string(text, 4) != "cpu ") return false;
-  uint64_t fields[8] = {};
-  size_t count = 0;
-  size_t at = 4;
-  while (count < 8 && at < size && text[at] != '\n') {
-    while (at < size && text[at] == ' ') at++;
-    if (!parseLeadingU64(text + at, size - at, fields[count])) break;
-    while (at < size && text[at] >= '0' && text[at] <= '9') at++;
-    count++;
-  }
-  if (count < 4) return false;  // user nice system idle at least
-  times = {};
-  for (size_t i = 0; i < count; i++) times.total += fields[i];
-  times.busy = times.total - fields[3] - fields[4];
-  return true;
-}
 
 // The estimate is a counter that moves when its input does. /proc/stat moves in clock
 // ticks (USER_HZ, 100 a second almost everywhere), so the model reads it once a tick and
@@ -64,7 +39,7 @@ class ModelDomain final : public EnergyDomain {
   // The estimate since boot, as if the machine had a counter that never wraps: the
   // aggregate line sums every CPU's ticks, so total / cpus / CLK_TCK is the uptime.
   int readRawUj(double& rawUj) override {
-    CpuTimes times;
+    SystemCpuTimes times;
     if (int err = readTimes(times)) return err;
     double seconds = static_cast<double>(times.total) / static_cast<double>(cpus_ * tickHz_);
     rawUj = wattsAt(times.busy, times.total) * seconds * 1e6;
@@ -77,7 +52,7 @@ class ModelDomain final : public EnergyDomain {
     int err = 0;
     if (nowNs - readNs_ >= 1'000'000'000 / tickHz_) {
       readNs_ = nowNs;
-      CpuTimes times;
+      SystemCpuTimes times;
       err = readTimes(times);
       if (err == 0 && times.total > last_.total) {
         double watts = wattsAt(times.busy - last_.busy, times.total - last_.total);
@@ -96,7 +71,7 @@ class ModelDomain final : public EnergyDomain {
     return idleWatts_ + (maxWatts_ - idleWatts_) * utilisation;
   }
 
-  int readTimes(CpuTimes& times) const {
+  int readTimes(SystemCpuTimes& times) const {
     char text[256];  // the first line: ten numbers of at most 20 digits
     long n = preadFull(fd_.get(), text, sizeof text, 0);
     if (n < 0) return static_cast<int>(-n);
@@ -108,7 +83,7 @@ class ModelDomain final : public EnergyDomain {
   double maxWatts_;
   long tickHz_;
   long cpus_ = 0;
-  CpuTimes last_;       // when the times last moved
+  SystemCpuTimes last_;       // when the times last moved
   int64_t lastNs_ = 0;  // when they were read then
   int64_t readNs_ = 0;  // when the file was last read
   double totalUj_ = 0;

@@ -40,6 +40,22 @@ class Ring {
     return true;
   }
 
+  // Producer only. Copies n consecutive records in, all or none (the CPU-time sampler's
+  // round must arrive whole); false when they do not fit.
+  bool pushAll(const double* records, size_t n) {
+    const uint64_t head = head_.load(std::memory_order_relaxed);
+    if (head - tailCache_ + n > capacity_) {
+      tailCache_ = tail_.load(std::memory_order_acquire);  // as in push()
+      if (head - tailCache_ + n > capacity_) return false;
+    }
+    for (size_t r = 0; r < n; r++) {
+      double* slot = &slots_[((head + r) % capacity_) * stride_];
+      for (size_t i = 0; i < stride_; i++) slot[i] = records[r * stride_ + i];
+    }
+    head_.store(head + n, std::memory_order_release);  // as in push()
+    return true;
+  }
+
   // Consumer only. Records ready to pop.
   size_t size() {
     // Acquire pairs with push()'s release: every record counted here is fully written.

@@ -58,6 +58,7 @@ class Sampler {
   // Now, on the clock of the tick timestamps (ms since the epoch): lets a consumer place
   // its own events among the ticks exactly, whatever the system clock did since open.
   double nowMs() const { return static_cast<double>(monotonicNs() + realtimeOffsetNs_) / 1e6; }
+  int64_t clockOffsetNs() const { return realtimeOffsetNs_; }  // CLOCK_REALTIME - CLOCK_MONOTONIC at open
 
  private:
   struct Setup {

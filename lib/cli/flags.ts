@@ -73,16 +73,18 @@ export function nearest(typed: string, names: readonly string[]): string | undef
     const d = name.startsWith(typed) || typed.startsWith(name) ? 1 : distance(typed, name);
     if (d < bestDistance) [best, bestDistance] = [name, d];
   }
-  return bestDistance <= Math.max(2, Math.floor(typed.length / 4)) ? best : undefined;
+  // One edit in three letters: "--rates" finds --rate, "--nope" finds nothing.
+  return bestDistance <= Math.max(1, Math.floor(typed.length / 3)) ? best : undefined;
 }
 
-/** Levenshtein distance. */
+/** Edits between two names, a swap of neighbours counting as one (optimal string alignment). */
 function distance(a: string, b: string): number {
-  let row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  const d = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
   for (let i = 1; i <= a.length; i++) {
-    const next = [i];
-    for (let j = 1; j <= b.length; j++) next[j] = Math.min(row[j] + 1, next[j - 1] + 1, row[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
-    row = next;
+    for (let j = 1; j <= b.length; j++) {
+      d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d[i][j] = Math.min(d[i][j], d[i - 2][j - 2] + 1);
+    }
   }
-  return row[b.length];
+  return d[a.length][b.length];
 }

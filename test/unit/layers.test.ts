@@ -30,6 +30,8 @@ function layer(file: string): string {
   const [top, second] = file.split(path.sep);
   if (top !== 'lib') return top;
   if (second === 'cli.ts' || second === 'cli' || second === 'index.ts') return 'lib/entry';
+  // Attribution is part of the sampler: its batches carry it.
+  if (second === 'attribution') return 'lib/core';
   return second.endsWith('.ts') ? 'lib/core' : `lib/${second}`;
 }
 
