@@ -3,7 +3,7 @@
 // its own module under cli/, with its own help and flags; a new one is a row below.
 import { readFileSync } from 'node:fs';
 import { WattmeterError, usageError } from './errors.js';
-import { SAMPLER_HELP, SHARED_FLAGS, type Command } from './cli/command.js';
+import { SAMPLER_HELP, SHARED_FLAGS, commandFlags, commandHelp, type Command } from './cli/command.js';
 import { checkFlags, nearest, readCommandLine, type FlagSpecs } from './cli/flags.js';
 import { domainsCommand } from './cli/domains.js';
 import { readCommand } from './cli/read.js';
@@ -55,9 +55,9 @@ export async function main(argv: string[]): Promise<number> {
     const guess = nearest(name, Object.keys(COMMAND_TABLE));
     throw usageError(`Unknown command "${name}"${guess ? `; did you mean ${guess}?` : '.'} Commands: ${Object.keys(COMMAND_TABLE).join(', ')}.`);
   }
-  checkFlags(line, { ...SHARED_FLAGS, ...command.flags }, name);
+  checkFlags(line, commandFlags(command), name);
   if (flags.help) {
-    process.stdout.write(`${command.usage}\n${SAMPLER_HELP}`);
+    process.stdout.write(commandHelp(command));
     return 0;
   }
   if (args.length > (command.args ?? 0)) {

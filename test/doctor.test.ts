@@ -212,6 +212,12 @@ test('usage: a bad --duration is a usage error, --help is its own', async (t) =>
   const help = await wattmeter(['doctor', '--help']);
   t.is(help.code, 0);
   t.regex(help.stdout, /^Usage: wattmeter doctor/);
+  // Where to look, not what to read: the sampler options it would ignore are refused.
+  t.regex(help.stdout, /^  --sysfs-root DIR /m);
+  t.notRegex(help.stdout, /--source|--user|--gpu/);
+  const source = await wattmeter(['doctor', '--source', 'msr']);
+  t.is(source.code, 2);
+  t.is(source.stderr, 'wattmeter: --source is not an option of `wattmeter doctor`. Run `wattmeter doctor --help` for its options.\n');
   const root = await wattmeter(['doctor', '--sysfs-root', '/no/such/sys']);
   t.is(root.code, 2);
   t.regex(root.stderr, /\/no\/such\/sys does not exist \(--sysfs-root/);

@@ -1,6 +1,6 @@
 // What a `wattmeter` command is, and what every command shares: the sampler's options
 // (flags over the environment), --user, --duration, warnings on stderr, plain tables.
-import { flagAndEnvNames, flagNames, parseArgsOptions, textsFromFlags, usageLines } from '../option-table.js';
+import { flagAndEnvNames, flagNames, parseArgsOptions, textsFromFlags, usageLines, type OptionTable } from '../option-table.js';
 import { SAMPLER_OPTIONS, optionsFromEnv, parseNumber, parseOptions, resolveSamplerOptions, type SamplerOptions } from '../options.js';
 import { dropPrivileges } from '../privileges.js';
 import { usageError } from '../errors.js';
@@ -17,19 +17,36 @@ export interface Command {
   flags: FlagSpecs;
   /** How many arguments it takes (default none). */
   args?: number;
+  /** The sampler's options it takes, when not all: the others are refused, not ignored. */
+  samplerOptions?: readonly (keyof typeof SAMPLER_OPTIONS)[];
   run(flags: Flags, args: string[]): void | Promise<void>;
 }
 
-/** The flags every command takes. */
-export const SHARED_FLAGS: FlagSpecs = {
-  ...parseArgsOptions(SAMPLER_OPTIONS),
-  help: { type: 'boolean', short: 'h' },
-};
+const HELP_FLAG: FlagSpecs = { help: { type: 'boolean', short: 'h' } };
 
-export const SAMPLER_HELP = `Sampler options (each also an environment variable):
-${usageLines(SAMPLER_OPTIONS).join('\n')}
+/** The flags of every sampler option, and --help. */
+export const SHARED_FLAGS: FlagSpecs = { ...parseArgsOptions(SAMPLER_OPTIONS), ...HELP_FLAG };
+
+const samplerHelp = (table: OptionTable) => `Sampler options (each also an environment variable):
+${usageLines(table).join('\n')}
   -h, --help                         this text
 `;
+
+export const SAMPLER_HELP = samplerHelp(SAMPLER_OPTIONS);
+
+function samplerTable({ samplerOptions: keys }: Command): OptionTable {
+  return keys ? Object.fromEntries(keys.map((key) => [key, SAMPLER_OPTIONS[key]])) : SAMPLER_OPTIONS;
+}
+
+/** Every flag a command takes: its own, the sampler's it takes, and --help. */
+export function commandFlags(command: Command): FlagSpecs {
+  return { ...parseArgsOptions(samplerTable(command)), ...HELP_FLAG, ...command.flags };
+}
+
+/** `wattmeter <command> --help`: its own text, then the sampler's options it takes. */
+export function commandHelp(command: Command): string {
+  return `${command.usage}\n${samplerHelp(samplerTable(command))}`;
+}
 
 /** Flag name for each option, so errors name what the user typed. */
 const OPTION_FLAGS = flagNames(SAMPLER_OPTIONS);
