@@ -56,7 +56,7 @@ async function run(flags: Flags): Promise<void> {
   // --rate is the sampler's option (read with it, checked alike), with the doctor's own default.
   const report = await runDoctor({ ...options, seconds, rateHz: options.rateHz ?? DEFAULT_DOCTOR_RATE_HZ });
   process.stdout.write(flags.json ? `${JSON.stringify(report, null, 2)}\n` : formatReport(report));
-  if (!report.ok) throw new WattmeterError('no real energy source works on this machine (see the fixes above).');
+  if (!report.ok) throw new WattmeterError(`no real energy source works on this machine${flags.json ? '' : ' (see the fixes above)'}.`);
 }
 
 export const doctorCommand: Command = {
