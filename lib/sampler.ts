@@ -9,7 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { batchFromColumns, concatBatches, type Batch, type Domain } from './batch.js';
 import { explainNativeError, usageError } from './errors.js';
 import { addon, type NativeSampler, type SourceKind } from './native.js';
-import { resolveSamplerOptions, type SamplerOptions } from './options.js';
+import { optionNames, resolveSamplerOptions, type SamplerOptions } from './options.js';
 import { dropPrivileges } from './privileges.js';
 import { samplerStats, type SamplerStats } from './stats.js';
 
@@ -61,7 +61,7 @@ export class Sampler {
     try {
       this.#native = new (addon().Sampler)(resolved);
     } catch (error) {
-      throw explainNativeError(error);
+      throw explainNativeError(error, optionNames(options));
     }
     this.source = this.#native.source;
     this.domains = Object.freeze(this.#native.domains);

@@ -278,4 +278,10 @@ test('library errors name the option the caller used', async (t) => {
   t.is(error.message, '/nope does not exist (sysfsRoot): point it at the directory that holds class/powercap and devices/system/cpu.');
   const flagged = await wattmeter(['read', '--sysfs-root', '/nope']);
   t.regex(flagged.stderr, /\/nope does not exist \(--sysfs-root \/ WATTMETER_SYSFS_ROOT\)/);
+  // The addon's errors too, once explained: here a GPU library that is not there.
+  const nvml = t.throws(() => listDomains({ source: 'model', gpu: true, nvmlLibrary: '/nope/libnvidia-ml.so.1' }));
+  t.regex(nvml.message, /^cannot load NVML \(\/nope\/libnvidia-ml\.so\.1: .*If it is elsewhere, point nvmlLibrary at it\.$/);
+  const gpu = await wattmeter(['read', '--source', 'model', '--gpu', '--nvml-library', '/nope/libnvidia-ml.so.1']);
+  t.is(gpu.code, 1);
+  t.regex(gpu.stderr, /If it is elsewhere, point --nvml-library \/ WATTMETER_NVML_LIBRARY at it\.\n$/);
 });

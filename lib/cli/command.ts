@@ -1,7 +1,7 @@
 // What a `wattmeter` command is, and what every command shares: the sampler's options
 // (flags over the environment), --user, --duration, warnings on stderr, plain tables.
 import { flagAndEnvNames, flagNames, parseArgsOptions, textsFromFlags, usageLines, type OptionTable } from '../option-table.js';
-import { SAMPLER_OPTIONS, optionsFromEnv, parseNumber, parseOptions, resolveSamplerOptions, type SamplerOptions } from '../options.js';
+import { SAMPLER_OPTIONS, nameOptions, optionsFromEnv, parseNumber, parseOptions, resolveSamplerOptions, type SamplerOptions } from '../options.js';
 import { dropPrivileges } from '../privileges.js';
 import { usageError } from '../errors.js';
 import type { FlagSpecs, Flags } from './flags.js';
@@ -54,10 +54,13 @@ const OPTION_FLAGS = flagNames(SAMPLER_OPTIONS);
 /** An option's value may come from either, so a later check names both. */
 const FLAG_AND_ENV = flagAndEnvNames(SAMPLER_OPTIONS);
 
-/** The sampler's options: the environment first, flags over it, checked. */
+/**
+ * The sampler's options: the environment first, flags over it, checked; a later error
+ * (the sampler's, the addon's) names both the flag and the variable.
+ */
 export function samplerOptions(flags: Flags): SamplerOptions {
-  const options = { ...optionsFromEnv(), ...parseOptions(textsFromFlags(SAMPLER_OPTIONS, flags), OPTION_FLAGS) };
-  resolveSamplerOptions(options, FLAG_AND_ENV); // checked here to name both; the sampler checks again
+  const options = nameOptions({ ...optionsFromEnv(), ...parseOptions(textsFromFlags(SAMPLER_OPTIONS, flags), OPTION_FLAGS) }, FLAG_AND_ENV);
+  resolveSamplerOptions(options); // before anything opens; the sampler checks again
   return options;
 }
 
