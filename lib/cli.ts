@@ -1,9 +1,9 @@
 #!/usr/bin/env node
 // The `wattmeter` command: finds the command, checks its flags, runs it. Each command is
 // its own module under cli/, with its own help and flags; a new one is a row below.
-import { readFileSync } from 'node:fs';
 import { WattmeterError, usageError } from './errors.js';
-import { SAMPLER_HELP, SHARED_FLAGS, type Command } from './cli/command.js';
+import { VERSION } from './version.js';
+import { SAMPLER_HELP, SHARED_FLAGS, commandFlags, commandHelp, type Command } from './cli/command.js';
 import { checkFlags, nearest, readCommandLine, type FlagSpecs } from './cli/flags.js';
 import { domainsCommand } from './cli/domains.js';
 import { readCommand } from './cli/read.js';
@@ -34,18 +34,13 @@ Run \`wattmeter <command> --help\` for a command's own options.
 /** The flags of every command, so that each value goes with its flag whatever the command. */
 const ALL_FLAGS: FlagSpecs = Object.assign({ version: { type: 'boolean' } }, SHARED_FLAGS, ...Object.values(COMMAND_TABLE).map((c) => c.flags));
 
-function version(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
-  return pkg.version;
-}
-
 export async function main(argv: string[]): Promise<number> {
   const line = readCommandLine(argv, ALL_FLAGS);
   const { name, args, flags } = line;
   if (name === 'help' && args.length > 0) return main([args[0], '--help']);
   if (name === undefined || name === 'help') {
     checkFlags(line, { ...SHARED_FLAGS, version: { type: 'boolean' } }, '');
-    if (flags.version) console.log(version());
+    if (flags.version) console.log(VERSION);
     else if (flags.help || name === 'help') process.stdout.write(USAGE);
     else throw usageError(`No command given.\n${USAGE}`);
     return 0;
@@ -55,9 +50,9 @@ export async function main(argv: string[]): Promise<number> {
     const guess = nearest(name, Object.keys(COMMAND_TABLE));
     throw usageError(`Unknown command "${name}"${guess ? `; did you mean ${guess}?` : '.'} Commands: ${Object.keys(COMMAND_TABLE).join(', ')}.`);
   }
-  checkFlags(line, { ...SHARED_FLAGS, ...command.flags }, name);
+  checkFlags(line, commandFlags(command), name);
   if (flags.help) {
-    process.stdout.write(`${command.usage}\n${SAMPLER_HELP}`);
+    process.stdout.write(commandHelp(command));
     return 0;
   }
   if (args.length > (command.args ?? 0)) {

@@ -2,7 +2,7 @@
 import type { Domain } from './batch.js';
 import { explainNativeError } from './errors.js';
 import { addon, type SourceKind } from './native.js';
-import { resolveSourceOptions, type SourceOptions } from './options.js';
+import { optionNames, resolveSourceOptions, type SourceOptions } from './options.js';
 
 export interface Discovery {
   source: SourceKind;
@@ -23,24 +23,24 @@ export interface Reading {
   warnings: string[];
 }
 
-function callNative<T>(call: () => T): T {
+function callNative<T>(options: SourceOptions, call: () => T): T {
   try {
     return call();
   } catch (error) {
-    throw explainNativeError(error);
+    throw explainNativeError(error, optionNames(options));
   }
 }
 
 /** The energy domains the chosen source offers on this machine. */
 export function listDomains(options: SourceOptions = {}): Discovery {
   const resolved = resolveSourceOptions(options);
-  return callNative(() => addon().discover(resolved));
+  return callNative(options, () => addon().discover(resolved));
 }
 
 /** One reading of every domain's raw counter. */
 export function readOnce(options: SourceOptions = {}): Reading {
   const resolved = resolveSourceOptions(options);
-  const raw = callNative(() => addon().readOnce(resolved));
+  const raw = callNative(options, () => addon().readOnce(resolved));
   return {
     source: raw.source,
     timestampMs: raw.timestampMs,

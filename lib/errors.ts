@@ -30,16 +30,21 @@ export interface NativeError extends Error {
   path?: string;
 }
 
-const PERMISSION_HELP = [
-  'RAPL energy counters are readable by root only since Linux 5.10 (CVE-2020-8694).',
-  'Ways out: run as root (sudo); or grant read access, e.g. a udev rule',
-  '  SUBSYSTEM=="powercap", ACTION=="add", RUN+="/bin/chmod a+r /sys%p/energy_uj"',
-  '  (or `sudo chmod a+r /sys/class/powercap/*/energy_uj` until the next boot);',
-  'or start as root with WATTMETER_USER=<user> (--user) so wattmeter opens the counters, then drops privileges.',
-].join('\n');
+const permissionHelp = (user: string) =>
+  [
+    'RAPL energy counters are readable by root only since Linux 5.10 (CVE-2020-8694).',
+    'Ways out: run as root (sudo); or grant read access, e.g. a udev rule',
+    '  SUBSYSTEM=="powercap", ACTION=="add", RUN+="/bin/chmod a+r /sys%p/energy_uj"',
+    '  (or `sudo chmod a+r /sys/class/powercap/*/energy_uj` until the next boot);',
+    `or start as root with ${user} set to a user: wattmeter opens the counters, then runs as that user.`,
+  ].join('\n');
 
-/** Turns an error thrown by the addon into a message that says what to do about it. */
-export function explainNativeError(error: unknown): Error {
+/**
+ * Turns an error thrown by the addon into a message that says what to do about it,
+ * naming each option as the caller does (`names`: a flag, a variable; else its key).
+ */
+export function explainNativeError(error: unknown, names: Readonly<Partial<Record<string, string>>> = {}): Error {
+  const name = (option: 'source' | 'user' | 'nvmlLibrary') => names[option] ?? option;
   if (!(error instanceof Error)) return new WattmeterError(String(error));
   const { code, path: file } = error as NativeError;
   const isMsr = !!file && (file.includes('/msr') || file.startsWith('/dev/cpu'));
@@ -54,14 +59,19 @@ export function explainNativeError(error: unknown): Error {
           { code, cause: error },
         );
       }
-      return new WattmeterError(`Permission denied reading ${file}.\n${PERMISSION_HELP}`, { code, cause: error });
+      return new WattmeterError(`Permission denied reading ${file}.\n${permissionHelp(name('user'))}`, { code, cause: error });
     case 'ENOENT':
       if (isMsr) {
         return new WattmeterError(
           `${file} does not exist: the msr kernel module is not loaded. Load it with \`sudo modprobe msr\` ` +
-            '(or choose another source with --source / WATTMETER_SOURCE).',
+            `(or choose another source with ${name('source')}).`,
           { code, cause: error },
         );
+      }
+      return new WattmeterError(error.message, { code, cause: error });
+    case 'WATTMETER_NO_NVML':
+      if (error.message.startsWith('cannot load NVML')) {
+        return new WattmeterError(`${error.message} If it is elsewhere, point ${name('nvmlLibrary')} at it.`, { code, cause: error });
       }
       return new WattmeterError(error.message, { code, cause: error });
     case undefined:

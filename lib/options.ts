@@ -247,6 +247,17 @@ export function parseOptions(values: OptionTexts<Table>, names: OptionNames<Tabl
   return options;
 }
 
+/** How the caller calls each option of `options` (a flag, a variable), for an error to name it. */
+export function optionNames(options: SamplerOptions): OptionNames<Table> {
+  return NAMED.get(options) ?? {};
+}
+
+/** Says how the caller calls the options of `options`; returns it. */
+export function nameOptions<T extends SamplerOptions>(options: T, names: OptionNames<Table>): T {
+  NAMED.set(options, names);
+  return options;
+}
+
 /** The options set in the environment (WATTMETER_*). */
 export function optionsFromEnv(env: NodeJS.ProcessEnv = process.env): SamplerOptions {
   return parseOptions(textsFromEnv(SAMPLER_OPTIONS, env));

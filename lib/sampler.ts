@@ -11,7 +11,7 @@ import type { Attribution } from './attribution/types.js';
 import { batchFromColumns, concatBatches, type Batch, type Domain } from './batch.js';
 import { WattmeterError, explainNativeError, usageError } from './errors.js';
 import { addon, type NativeSampler, type SourceKind } from './native.js';
-import { resolveAttributionOptions, resolveSamplerOptions, type SamplerOptions } from './options.js';
+import { optionNames, resolveAttributionOptions, resolveSamplerOptions, type SamplerOptions } from './options.js';
 import { dropPrivileges } from './privileges.js';
 import { samplerStats, type SamplerStats } from './stats.js';
 
@@ -67,7 +67,7 @@ export class Sampler {
     try {
       this.#native = new (addon().Sampler)(resolved);
     } catch (error) {
-      throw explainNativeError(error);
+      throw explainNativeError(error, optionNames(options));
     }
     this.source = this.#native.source;
     this.domains = Object.freeze(this.#native.domains);

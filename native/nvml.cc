@@ -34,8 +34,7 @@ class Nvml {
     if (!handle) {
       throw SourceError(kNoNvml, library,
                         "cannot load NVML (" + std::string(dlerror()) +
-                            "): GPU energy needs the NVIDIA driver, which installs libnvidia-ml.so.1; if it is "
-                            "elsewhere, point nvmlLibrary / WATTMETER_NVML_LIBRARY at it.");
+                            "): GPU energy needs the NVIDIA driver, which installs libnvidia-ml.so.1.");
     }
     std::shared_ptr<Nvml> nvml(new Nvml(library, handle));
     nvml->init();

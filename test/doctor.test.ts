@@ -32,7 +32,7 @@ test('no powercap, no msr module, no perf PMU: each says so with its modprobe, a
   const machine = fakeMachine(testRoot(t), { msrDevices: false });
   const { code, stderr, report, finding } = await doctor(t, machine);
   t.is(code, 1);
-  t.regex(stderr, /no real energy source works/);
+  t.is(stderr, 'wattmeter: no real energy source works on this machine.\n', 'one line; in --json no "see above"');
   t.false(report.ok);
   t.deepEqual(report.workingSources, []);
   t.like(finding('powercap'), { status: 'fail', summary: `no powercap zones: ${machine.options.sysfsRoot}/class/powercap does not exist` });
@@ -212,6 +212,12 @@ test('usage: a bad --duration is a usage error, --help is its own', async (t) =>
   const help = await wattmeter(['doctor', '--help']);
   t.is(help.code, 0);
   t.regex(help.stdout, /^Usage: wattmeter doctor/);
+  // Where to look, not what to read: the sampler options it would ignore are refused.
+  t.regex(help.stdout, /^  --sysfs-root DIR /m);
+  t.notRegex(help.stdout, /--source|--user|--gpu/);
+  const source = await wattmeter(['doctor', '--source', 'msr']);
+  t.is(source.code, 2);
+  t.is(source.stderr, 'wattmeter: --source is not an option of `wattmeter doctor`. Run `wattmeter doctor --help` for its options.\n');
   const root = await wattmeter(['doctor', '--sysfs-root', '/no/such/sys']);
   t.is(root.code, 2);
   t.regex(root.stderr, /\/no\/such\/sys does not exist \(--sysfs-root/);

@@ -65,7 +65,7 @@ test('no driver: a clear message, whether the library is missing or cannot start
   const missing = t.throws<WattmeterError>(() => listDomains({ sysfsRoot: root, gpu: true, nvmlLibrary: `${root}/libnvidia-ml.so.1` }));
   t.is(missing.code, 'WATTMETER_NO_NVML');
   t.regex(missing.message, /^cannot load NVML \(.*libnvidia-ml\.so\.1.*\): GPU energy needs the NVIDIA driver/);
-  t.regex(missing.message, /WATTMETER_NVML_LIBRARY/);
+  t.regex(missing.message, /If it is elsewhere, point nvmlLibrary at it\.$/, 'the option as this caller named it');
   const stopped = buildFakeNvml(root, { watts: [100], initError: 9 });
   t.like(t.throws<WattmeterError>(() => listDomains({ sysfsRoot: root, gpu: true, nvmlLibrary: stopped })), {
     code: 'WATTMETER_NO_NVML',

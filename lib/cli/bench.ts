@@ -54,6 +54,7 @@ async function bench(flags: Flags): Promise<void> {
     domains: sampler.domains.length,
     rateHz: stats.rateHz,
     achievedRateHz: stats.achievedRateHz,
+    elapsedS: stats.elapsedS,
     ticks: stats.ticks,
     dropped: stats.dropped,
     overruns: stats.overruns,

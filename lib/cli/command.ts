@@ -1,7 +1,7 @@
 // What a `wattmeter` command is, and what every command shares: the sampler's options
 // (flags over the environment), --user, --duration, warnings on stderr, plain tables.
-import { flagAndEnvNames, flagNames, parseArgsOptions, textsFromFlags, usageLines } from '../option-table.js';
-import { SAMPLER_OPTIONS, optionsFromEnv, parseNumber, parseOptions, resolveSamplerOptions, type SamplerOptions } from '../options.js';
+import { flagAndEnvNames, flagNames, parseArgsOptions, textsFromFlags, usageLines, type OptionTable } from '../option-table.js';
+import { SAMPLER_OPTIONS, nameOptions, optionsFromEnv, parseNumber, parseOptions, resolveSamplerOptions, type SamplerOptions } from '../options.js';
 import { dropPrivileges } from '../privileges.js';
 import { usageError } from '../errors.js';
 import type { FlagSpecs, Flags } from './flags.js';
@@ -17,19 +17,36 @@ export interface Command {
   flags: FlagSpecs;
   /** How many arguments it takes (default none). */
   args?: number;
+  /** The sampler's options it takes, when not all: the others are refused, not ignored. */
+  samplerOptions?: readonly (keyof typeof SAMPLER_OPTIONS)[];
   run(flags: Flags, args: string[]): void | Promise<void>;
 }
 
-/** The flags every command takes. */
-export const SHARED_FLAGS: FlagSpecs = {
-  ...parseArgsOptions(SAMPLER_OPTIONS),
-  help: { type: 'boolean', short: 'h' },
-};
+const HELP_FLAG: FlagSpecs = { help: { type: 'boolean', short: 'h' } };
 
-export const SAMPLER_HELP = `Sampler options (each also an environment variable):
-${usageLines(SAMPLER_OPTIONS).join('\n')}
+/** The flags of every sampler option, and --help. */
+export const SHARED_FLAGS: FlagSpecs = { ...parseArgsOptions(SAMPLER_OPTIONS), ...HELP_FLAG };
+
+const samplerHelp = (table: OptionTable) => `Sampler options (each also an environment variable):
+${usageLines(table).join('\n')}
   -h, --help                         this text
 `;
+
+export const SAMPLER_HELP = samplerHelp(SAMPLER_OPTIONS);
+
+function samplerTable({ samplerOptions: keys }: Command): OptionTable {
+  return keys ? Object.fromEntries(keys.map((key) => [key, SAMPLER_OPTIONS[key]])) : SAMPLER_OPTIONS;
+}
+
+/** Every flag a command takes: its own, the sampler's it takes, and --help. */
+export function commandFlags(command: Command): FlagSpecs {
+  return { ...parseArgsOptions(samplerTable(command)), ...HELP_FLAG, ...command.flags };
+}
+
+/** `wattmeter <command> --help`: its own text, then the sampler's options it takes. */
+export function commandHelp(command: Command): string {
+  return `${command.usage}\n${samplerHelp(samplerTable(command))}`;
+}
 
 /** Flag name for each option, so errors name what the user typed. */
 const OPTION_FLAGS = flagNames(SAMPLER_OPTIONS);
@@ -37,10 +54,13 @@ const OPTION_FLAGS = flagNames(SAMPLER_OPTIONS);
 /** An option's value may come from either, so a later check names both. */
 const FLAG_AND_ENV = flagAndEnvNames(SAMPLER_OPTIONS);
 
-/** The sampler's options: the environment first, flags over it, checked. */
+/**
+ * The sampler's options: the environment first, flags over it, checked; a later error
+ * (the sampler's, the addon's) names both the flag and the variable.
+ */
 export function samplerOptions(flags: Flags): SamplerOptions {
-  const options = { ...optionsFromEnv(), ...parseOptions(textsFromFlags(SAMPLER_OPTIONS, flags), OPTION_FLAGS) };
-  resolveSamplerOptions(options, FLAG_AND_ENV); // checked here to name both; the sampler checks again
+  const options = nameOptions({ ...optionsFromEnv(), ...parseOptions(textsFromFlags(SAMPLER_OPTIONS, flags), OPTION_FLAGS) }, FLAG_AND_ENV);
+  resolveSamplerOptions(options); // before anything opens; the sampler checks again
   return options;
 }
 

@@ -6,7 +6,7 @@ import { parseNumber } from '../options.js';
 import { samplerOptions, type Command, type Flags } from './command.js';
 import { DEFAULT_DOCTOR_RATE_HZ, DEFAULT_DOCTOR_SECONDS, MAX_DOCTOR_SECONDS, runDoctor, type DoctorReport, type Finding } from '../doctor/doctor.js';
 
-const USAGE = `Usage: wattmeter doctor [--json] [--duration S] [sampler options]
+const USAGE = `Usage: wattmeter doctor [--json] [--duration S] [--rate HZ] [options]
 
 Checks each energy source on this machine (powercap, perf_event, msr, NVML): present,
 readable, and if not why (kernel version and the Linux 5.10 root-only change,
@@ -17,8 +17,7 @@ ratio is a wrong energy unit).
 
   --json          the report as JSON, for bug reports (fields in docs/doctor.md)
   --duration S    seconds to sample the working sources (default ${DEFAULT_DOCTOR_SECONDS}, at most ${MAX_DOCTOR_SECONDS})
-  --rate HZ       how fast to sample them (default ${DEFAULT_DOCTOR_RATE_HZ})
-  --sysfs-root, --proc-root, --msr-path, --nvml-library: where to look (see \`wattmeter --help\`)
+  --rate HZ       how fast to sample them (default ${DEFAULT_DOCTOR_RATE_HZ}; also WATTMETER_RATE_HZ)
 
 Exits 0 when at least one real source works (the model does not count), 1 otherwise.
 `;
@@ -54,15 +53,17 @@ async function run(flags: Flags): Promise<void> {
   const options = samplerOptions(flags);
   const seconds = typeof flags.duration !== 'string' ? DEFAULT_DOCTOR_SECONDS : parseNumber(flags.duration, '--duration', 0.1, MAX_DOCTOR_SECONDS);
   if (!flags.json && process.stderr.isTTY) process.stderr.write(`wattmeter doctor: checking every source, then sampling the working ones for ${seconds} s...\n`);
-  // Of the sampler's options only where to look and the rate count: every source is checked.
+  // --rate is the sampler's option (read with it, checked alike), with the doctor's own default.
   const report = await runDoctor({ ...options, seconds, rateHz: options.rateHz ?? DEFAULT_DOCTOR_RATE_HZ });
   process.stdout.write(flags.json ? `${JSON.stringify(report, null, 2)}\n` : formatReport(report));
-  if (!report.ok) throw new WattmeterError('no real energy source works on this machine (see the fixes above).');
+  if (!report.ok) throw new WattmeterError(`no real energy source works on this machine${flags.json ? '' : ' (see the fixes above)'}.`);
 }
 
 export const doctorCommand: Command = {
   summary: 'doctor [--json] [--duration S]   why a source does not read here, and the exact fix',
   usage: USAGE,
-  flags: { json: { type: 'boolean' }, duration: { type: 'string' } },
+  flags: { json: { type: 'boolean' }, duration: { type: 'string' }, rate: { type: 'string' } },
+  // Where to look: every source is checked, so --source, --gpu and the model's are not taken.
+  samplerOptions: ['sysfsRoot', 'procRoot', 'msrPath', 'cpuVendor', 'includeMmio', 'nvmlLibrary'],
   run,
 };

@@ -3,7 +3,7 @@
 // counters are opened and the port bound as root first, then the process switches user,
 // so a port below 1024 works too. Remote write binds nothing: it switches before starting,
 // so the files of its disk queue belong to the user that keeps writing them.
-import type { SamplerOptions } from '../options.js';
+import { nameOptions, optionNames, type SamplerOptions } from '../options.js';
 import { openSampler, type Sampler } from '../sampler.js';
 import { dropPrivileges } from '../privileges.js';
 import { usageError } from '../errors.js';
@@ -79,13 +79,14 @@ type Starter = (sampler: Sampler, onError: (error: Error) => void) => Promise<Ru
  */
 export async function runExporter(
   kind: ExporterKind,
-  { user, ...sampling }: SamplerOptions,
+  options: SamplerOptions,
   settings: ExporterSettings,
   seconds: number,
   warn: (lines: readonly string[]) => void,
 ): Promise<void> {
   const start = starter(kind, settings); // every setting checked before anything opens
-  const sampler = openSampler(sampling);
+  const { user, ...sampling } = options; // the switch is made here, once the port is bound
+  const sampler = openSampler(nameOptions(sampling, optionNames(options)));
   warn(sampler.warnings);
   let running: Running | undefined;
   const listens = kind !== 'remote-write';

@@ -54,7 +54,7 @@ export function checkFlags(line: CommandLine, own: FlagSpecs, command: string): 
     if (!spec) {
       if (Object.hasOwn(known, name) && raw.startsWith('--')) throw usageError(`${raw} is not an option of ${where}. ${help}`);
       const guess = nearest(name, Object.keys(own));
-      throw usageError(`unknown option ${raw} for ${where}${guess ? `; did you mean --${guess}?` : '.'} ${help}`);
+      throw usageError(`Unknown option ${raw} for ${where}${guess ? `; did you mean --${guess}?` : '.'} ${help}`);
     }
     if (spec.type === 'boolean' && value !== undefined) {
       throw usageError(`${raw} takes no value; got "${value}". ${help}`);

@@ -1,8 +1,8 @@
 // `wattmeter doctor`: can this machine be measured, and if not, what to do. Each real
 // source is opened as the sampler opens it; the working ones are then sampled together
 // to see how often their counters change and whether they agree.
-import { readFileSync } from 'node:fs';
 import { resolveSourceOptions, type SourceOptions } from '../options.js';
+import { VERSION } from '../version.js';
 import { agreementFinding, agreements, intervalFinding, updateIntervals, watch, type Agreement, type UpdateInterval } from './counters.js';
 import type { Finding } from './finding.js';
 import { machineFacts, type MachineFacts } from './machine.js';
@@ -38,10 +38,6 @@ export const MAX_DOCTOR_SECONDS = 60;
 /** Four ticks per millisecond: RAPL's 1 ms updates show to a quarter of a millisecond. */
 export const DEFAULT_DOCTOR_RATE_HZ = 4000;
 
-function version(): string {
-  return (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
-}
-
 /** The verdict on the machine as a whole, when no real source works. */
 function machineFinding(facts: MachineFacts): Finding {
   const fix = ['or use the model, an estimate from CPU use labelled source "model": `wattmeter sample --source model`'];
@@ -70,7 +66,7 @@ export async function runDoctor(options: DoctorOptions): Promise<DoctorReport> {
   const agreement = agreements(watched);
   findings.push(...intervals.map((u) => intervalFinding(u, rateHz)), ...agreement.map(agreementFinding));
   return {
-    wattmeterVersion: version(),
+    wattmeterVersion: VERSION,
     ok: working.length > 0,
     workingSources: working,
     machine: facts,

@@ -31,7 +31,6 @@
 // queueDir for the next start.
 import { Agent as HttpAgent, validateHeaderName, validateHeaderValue, type OutgoingHttpHeaders } from 'node:http';
 import { Agent as HttpsAgent, type AgentOptions } from 'node:https';
-import { createRequire } from 'node:module';
 import { hostname } from 'node:os';
 import { compressSync } from 'snappy';
 import { WattmeterError, usageError } from '../errors.js';
@@ -40,6 +39,7 @@ import type { Labels } from './metric.js';
 import { encodeWriteRequest, sortedLabels, type SeriesColumns } from './prompb.js';
 import { SampleQueue, type PendingSamples, type Series } from './queue.js';
 import { postFollowing, redactUrl, sanitizeText, type Answer } from './request.js';
+import { VERSION } from '../version.js';
 
 export type RemoteWriteAuth = { bearerToken: string } | { username: string; password: string };
 
@@ -116,7 +116,6 @@ export interface RemoteWriteStats {
 // so a 5-minute pause loses nothing, while a receiver asking for hours is likely wrong.
 const MAX_RETRY_AFTER_MS = 5 * 60 * 1000;
 const DEFAULT_MAX_QUEUE_BYTES = 1 << 30;
-const VERSION: string = createRequire(import.meta.url)('../../../package.json').version;
 
 export class RemoteWritePusher {
   readonly url: URL;
