@@ -7,6 +7,7 @@ import type { SamplerOptions } from '../options.js';
 import { openSampler, type Sampler } from '../sampler.js';
 import { dropPrivileges } from '../privileges.js';
 import { usageError } from '../errors.js';
+import type { AttributionExportOptions } from '../exporters/attribution.js';
 import { startSimpleExporter } from '../exporters/simple.js';
 import { startMultirateExporter } from '../exporters/multirate.js';
 import { startRemoteWriteExporter } from '../exporters/remote-write.js';
@@ -50,7 +51,7 @@ export async function runExporter(
   seconds: number,
   warn: (lines: readonly string[]) => void,
 ): Promise<void> {
-  const start = starter(kind, settings); // every setting checked before anything opens
+  const start = starter(kind, settings, { top: sampling.top }); // every setting checked before anything opens
   const sampler = openSampler(sampling);
   warn(sampler.warnings);
   let running: Running | undefined;
@@ -79,26 +80,26 @@ export async function runExporter(
 }
 
 /** Parses the exporter's settings and returns what starts it on a sampler. */
-function starter(kind: ExporterKind, settings: ExporterSettings): Starter {
+function starter(kind: ExporterKind, settings: ExporterSettings, attribution: AttributionExportOptions): Starter {
   switch (kind) {
     case 'simple': {
       const server = serverOptions(settings, DEFAULT_PORTS.simple);
       return async (sampler) => {
-        const exporter = await startSimpleExporter({ sampler, ...server });
+        const exporter = await startSimpleExporter({ sampler, ...server, attribution });
         return { describe: `on ${exporter.url}`, close: () => exporter.close() };
       };
     }
     case 'multirate': {
       const server = multirateOptions(settings);
       return async (sampler) => {
-        const exporter = await startMultirateExporter({ sampler, ...server });
+        const exporter = await startMultirateExporter({ sampler, ...server, attribution });
         return { describe: `on ${exporter.url}`, close: () => exporter.close() };
       };
     }
     case 'remote-write': {
       const push = remoteWriteOptions(settings);
       return async (sampler, onError) => {
-        const exporter = startRemoteWriteExporter({ sampler, ...push, onError });
+        const exporter = startRemoteWriteExporter({ sampler, ...push, onError, attribution });
         return {
           describe: `pushing to ${exporter.redactedUrl} as job=${push.job} instance=${push.instance}${push.queueDir ? `, queue in ${push.queueDir}` : ''}`,
           close: () => exporter.close(),
