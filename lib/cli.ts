@@ -8,10 +8,11 @@ import { windowPowerWatts, type Batch } from './batch.js';
 import { listDomains, readOnce } from './domains.js';
 import { WattmeterError, usageError } from './errors.js';
 import { flagAndEnvNames, flagNames, parseArgsOptions, textsFromEnv, textsFromFlags, usageLines } from './option-table.js';
-import { SAMPLER_OPTIONS, optionsFromEnv, parseNumber, parseOptions, resolveSamplerOptions, type SamplerOptions } from './options.js';
+import { SAMPLER_OPTIONS, optionsFromEnv, parseNumber, parseOptions, resolveAttributionOptions, resolveSamplerOptions, type SamplerOptions } from './options.js';
 import { openSampler, type Sampler } from './sampler.js';
 import { EXPORTER_OPTIONS } from './exporters/env.js';
 import { EXPORTERS, EXPORTER_FLAGS, exporterKind, runExporter } from './cli/export.js';
+import { TOP_USAGE, runTop, topFormat } from './cli/top.js';
 
 const COMMANDS = `Commands:
   domains [--json]                 the energy domains found, with source and path
@@ -20,6 +21,8 @@ const COMMANDS = `Commands:
                                    live power (table) or every tick (csv, jsonl)
   bench [--rate HZ] [--duration S] [--json]
                                    sample rate, timing jitter and CPU cost of the sampler
+  top [--cgroups] [--pid PID] [--match REGEX] [--format table|jsonl]
+                                   processes or cgroups using the most power (attributed)
   export ${EXPORTERS.join('|')} [--host A] [--port P] ...
                                    run a Prometheus exporter until stopped
 `;
@@ -82,6 +85,7 @@ function parseCommandLine(argv: string[]) {
 function samplerOptions(flags: Flags): SamplerOptions {
   const options = { ...optionsFromEnv(), ...parseOptions(textsFromFlags(SAMPLER_OPTIONS, flags), OPTION_FLAGS) };
   resolveSamplerOptions(options, FLAG_AND_ENV); // checked here to name both; the sampler checks again
+  resolveAttributionOptions(options, FLAG_AND_ENV);
   return options;
 }
 
@@ -277,6 +281,7 @@ const COMMAND_TABLE: Record<string, Command> = {
   read: { run: readCommand, flags: ['json'] },
   sample: { run: sampleCommand, flags: ['duration', 'format'] },
   bench: { run: benchCommand, flags: ['duration', 'json'] },
+  top: { run: (flags) => runTop(samplerOptions(flags), topFormat(flags.format), durationS(flags, Infinity), warn), flags: ['duration', 'format'], usage: TOP_USAGE },
   export: { run: exportCommand, flags: ['duration', ...EXPORT_FLAGS], args: 1, usage: EXPORT_USAGE },
 };
 
