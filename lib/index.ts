@@ -12,6 +12,17 @@ export {
 } from './sampler.js';
 export { listDomains, readOnce, type Discovery, type Reading, type DomainReading } from './domains.js';
 export { powerWatts, windowPowerWatts, concatBatches, type Batch, type Domain } from './batch.js';
+export type {
+  Attribution,
+  AttributedIntervals,
+  AttributionStats,
+  AttributionTotals,
+  BatchAttribution,
+  Consumer,
+  ConsumerKind,
+  ConsumerTotal,
+  ContainerRuntime,
+} from './attribution/types.js';
 export {
   optionsFromEnv,
   MIN_RATE_HZ,

@@ -25,7 +25,8 @@ interface Round {
 interface SlotState {
   consumer: Consumer;
   parentSlot: number;
-  last: number; // NaN until the baseline
+  first: number; // the baseline reading; NaN until it comes
+  last: number;
   energyUj: number[];
   cpuSeconds: number;
 }
@@ -52,7 +53,7 @@ class Output {
 /** One kind of consumer: its rounds, its slots and its running totals. */
 class View {
   readonly kind: ConsumerKind;
-  readonly secondsPerUnit: number;
+  readonly unitsPerSecond: number;
   readonly slots = new Map<number, SlotState>();
   pending: Round[] = [];
   lastSystem = NaN;
@@ -61,9 +62,9 @@ class View {
   measuredUj: number[];
   unattributedUj: number[];
 
-  constructor(kind: ConsumerKind, secondsPerUnit: number, domains: number) {
+  constructor(kind: ConsumerKind, unitsPerSecond: number, domains: number) {
     this.kind = kind;
-    this.secondsPerUnit = secondsPerUnit;
+    this.unitsPerSecond = unitsPerSecond;
     this.measuredUj = new Array<number>(domains).fill(0);
     this.unattributedUj = new Array<number>(domains).fill(0);
   }
@@ -95,8 +96,8 @@ export class Attributor {
     this.#domainNames = options.domainNames;
     this.#onEnded = options.onEnded ?? (() => {});
     const n = options.domains.length;
-    if (options.processes) this.#views.set(PROCESS_ROUND_SLOT, new View('process', 1 / options.clockTicksPerSecond, n));
-    if (options.cgroups) this.#views.set(CGROUP_ROUND_SLOT, new View('cgroup', 1e-9, n));
+    if (options.processes) this.#views.set(PROCESS_ROUND_SLOT, new View('process', options.clockTicksPerSecond, n));
+    if (options.cgroups) this.#views.set(CGROUP_ROUND_SLOT, new View('cgroup', 1e9, n));
     this.#ticksUj = options.domains.map(() => new Float64Array(0));
   }
 
@@ -104,7 +105,7 @@ export class Attributor {
   addConsumer(slot: number, consumer: Omit<Consumer, 'index'>, parentSlot = -1): Consumer {
     const view = this.#viewOf(consumer.kind);
     const full: Consumer = { ...consumer, index: this.consumers.length };
-    const state: SlotState = { consumer: full, parentSlot, last: NaN, energyUj: new Array<number>(this.#domains.length).fill(0), cpuSeconds: 0 };
+    const state: SlotState = { consumer: full, parentSlot, first: NaN, last: NaN, energyUj: new Array<number>(this.#domains.length).fill(0), cpuSeconds: 0 };
     this.consumers.push(full);
     this.#states.push(state);
     view.slots.set(slot, state);
@@ -231,7 +232,8 @@ export class Attributor {
         ended.push([round.slots[i], state]);
         continue;
       }
-      if (!Number.isNaN(state.last) && value > state.last) {
+      if (Number.isNaN(state.first)) state.first = value;
+      else if (value > state.last) {
         busySlots.push(state);
         busy.push(value - state.last);
       }
@@ -254,7 +256,8 @@ export class Attributor {
         return split.partsUj;
       });
       busySlots.forEach((state, i) => {
-        state.cpuSeconds += busy[i] * view.secondsPerUnit;
+        // From the counter itself, not a sum of deltas: no rounding accumulates.
+        state.cpuSeconds = (state.last - state.first) / view.unitsPerSecond;
         out.rowInterval.push(interval);
         out.rowConsumer.push(state.consumer.index);
         out.rowCpuSeconds.push(state.cpuSeconds);
