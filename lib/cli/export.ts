@@ -11,7 +11,7 @@ import type { AttributionExportOptions } from '../exporters/attribution.js';
 import { startSimpleExporter } from '../exporters/simple.js';
 import { startMultirateExporter } from '../exporters/multirate.js';
 import { startRemoteWriteExporter } from '../exporters/remote-write.js';
-import { DEFAULT_PORTS, EXPORTER_OPTIONS, multirateOptions, remoteWriteOptions, serverOptions, type ExporterSettings } from '../exporters/env.js';
+import { DEFAULT_PORTS, EXPORTER_OPTIONS, attributionOptions, multirateOptions, remoteWriteOptions, serverOptions, type ExporterSettings } from '../exporters/env.js';
 
 export const EXPORTERS = ['simple', 'multirate', 'remote-write'] as const;
 export type ExporterKind = (typeof EXPORTERS)[number];
@@ -33,9 +33,9 @@ interface Running {
 
 /** The flags each exporter takes, besides the sampler's and --duration. */
 export const EXPORTER_FLAGS: Record<ExporterKind, readonly (keyof typeof EXPORTER_OPTIONS)[]> = {
-  simple: ['host', 'port', 'webConfigFile'],
-  multirate: ['host', 'port', 'webConfigFile', 'multirateWindowMs'],
-  'remote-write': ['remoteWriteUrl', 'pushIntervalMs', 'job', 'instance', 'queueDir', 'maxQueueBytes', 'maxShards'],
+  simple: ['host', 'port', 'webConfigFile', 'processLabels'],
+  multirate: ['host', 'port', 'webConfigFile', 'multirateWindowMs', 'processLabels'],
+  'remote-write': ['processLabels', 'remoteWriteUrl', 'pushIntervalMs', 'job', 'instance', 'queueDir', 'maxQueueBytes', 'maxShards'],
 };
 
 type Starter = (sampler: Sampler, onError: (error: Error) => void) => Promise<Running>;
@@ -51,7 +51,7 @@ export async function runExporter(
   seconds: number,
   warn: (lines: readonly string[]) => void,
 ): Promise<void> {
-  const start = starter(kind, settings, { top: sampling.top }); // every setting checked before anything opens
+  const start = starter(kind, settings, { top: sampling.top, ...attributionOptions(settings) }); // every setting checked before anything opens
   const sampler = openSampler(sampling);
   warn(sampler.warnings);
   let running: Running | undefined;
