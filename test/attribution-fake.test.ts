@@ -93,7 +93,7 @@ test('processes: each interval split exactly by the busy ticks written; the sum 
   const { procfs, sampler, batches } = await setUp(
     t,
     { cpus: 2, otherCpu: 0.25, processes: [{ pid: 101, name: 'alpha', cpu: 0.5 }, { pid: 102, name: 'beta', cpu: 0.25 }] },
-    { pids: [101, 102], processRateHz: 5 },
+    { pids: [101, 102], processRateHz: 10 },
   );
   const steps = 8;
   for (let s = 0; s < steps; s++) await step(sampler, procfs, 0.04);
@@ -127,7 +127,7 @@ test('cgroups: nested ones each get their own time, in ns; a removed one ends an
   const { procfs, sampler, batches } = await setUp(
     t,
     { cpus: 2, otherCpu: 0.25, cgroups: [{ path: '/a', cpu: 0.25 }, { path: '/a/x', cpu: 0.5 }, { path: '/b', cpu: 0.25 }] },
-    { cgroups: true, cgroupRateHz: 5 },
+    { cgroups: true, cgroupRateHz: 10 },
   );
   for (let s = 0; s < 4; s++) await step(sampler, procfs, 0.04);
   procfs.removeCgroup('/b');
@@ -161,7 +161,7 @@ test('processes appear, end (zombie, reaped) and a pid is reused: each counted u
   const { procfs, sampler, batches } = await setUp(
     t,
     { cpus: 2, otherCpu: 0, processes: [{ pid: 201, name: 'first', cpu: 0.5 }, { pid: 202, name: 'second', cpu: 0.5 }] },
-    { allProcesses: true, processRateHz: 5 },
+    { allProcesses: true, processRateHz: 10 },
   );
   await step(sampler, procfs, 0.04);
   procfs.addProcess({ pid: 203, name: 'late', cpu: 0.5 });

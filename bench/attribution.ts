@@ -1,0 +1,113 @@
+// What attribution costs: the sampler at 1 kHz alone, then the same with its CPU-time
+// thread reading N processes at 10 Hz and 50 cgroups at 100 Hz and the JavaScript side
+// attributing every round, in the same run, alternated (A B A B) so the machine's load
+// falls on both alike. CPU is this process's (the fake files are advanced by a writer
+// process every 100 ms, the package counters by another every ms). Prints a table;
+// `npm run bench:attribution` (about 90 s).
+import { fork, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { readFileSync, readdirSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { openSampler, type SamplerOptions } from '../lib/index.js';
+import { FakeWriter, fakePowercap, fiveZones, removeRoot, tempRoot } from '../fixtures/fake-rapl.js';
+import type { FakeProcfsSpec } from '../fixtures/fake-procfs.js';
+
+const SECONDS = 5;
+const CGROUPS = 50;
+const WRITER = fileURLToPath(new URL('../fixtures/procfs-writer.js', import.meta.url));
+
+/** CPU seconds of this process's thread named `name` (the CPU-time thread: wattmeter-cpu). */
+function threadCpuS(name: string): number {
+  let ticks = 0;
+  for (const tid of readdirSync('/proc/self/task')) {
+    try {
+      if (readFileSync(`/proc/self/task/${tid}/comm`, 'utf8').trim() !== name) continue;
+      const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      ticks += Number(fields[11]) + Number(fields[12]);
+    } catch {
+      // ended meanwhile
+    }
+  }
+  return ticks / 100;
+}
+
+interface Run {
+  cpuPercent: number; // of one core, the whole process
+  threadPercent: number; // the CPU-time thread alone
+  rounds: number;
+  droppedRounds: number;
+  tracked: number;
+}
+
+async function run(options: SamplerOptions): Promise<Run> {
+  using sampler = openSampler({ rateHz: 1000, ...options });
+  const cpu = process.cpuUsage();
+  const wall = performance.now();
+  sampler.start();
+  const drainer = setInterval(() => sampler.drain(), 100);
+  await sleep(SECONDS * 1000);
+  const thread = threadCpuS('wattmeter-cpu');
+  clearInterval(drainer);
+  sampler.stop();
+  sampler.drain();
+  const used = process.cpuUsage(cpu);
+  const wallS = (performance.now() - wall) / 1000;
+  const stats = sampler.attribution?.stats();
+  return {
+    cpuPercent: ((used.user + used.system) / 1e6 / wallS) * 100,
+    threadPercent: (thread / wallS) * 100,
+    rounds: stats?.rounds ?? 0,
+    droppedRounds: stats?.droppedRounds ?? 0,
+    tracked: (stats?.processesTracked ?? 0) + (stats?.cgroupsTracked ?? 0),
+  };
+}
+
+function spec(processes: number): FakeProcfsSpec {
+  return {
+    cpus: 2,
+    otherCpu: 0.1,
+    processes: Array.from({ length: processes }, (_, i) => ({ pid: 1000 + i, name: `worker-${i}`, cpu: (i % 10) / 100 })),
+    cgroups: Array.from({ length: CGROUPS }, (_, i) => ({ path: `/system.slice/unit-${i}.service`, cpu: (i % 5) / 100 })),
+  };
+}
+
+const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+
+async function measure(processes: number, sysfsRoot: string): Promise<string> {
+  const root = tempRoot('wattmeter-bench-');
+  const writer: ChildProcess = fork(WRITER, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  writer.send({ root, spec: spec(processes), periodMs: 100 });
+  await once(writer, 'message');
+  try {
+    const alone: Run[] = [];
+    const attributing: Run[] = [];
+    const options = { sysfsRoot, procRoot: `${root}/proc`, allProcesses: true, cgroups: true, cgroupRoot: `${root}/cgroup`, cgroupDepth: 2 };
+    for (let i = 0; i < 2; i++) {
+      alone.push(await run({ sysfsRoot }));
+      attributing.push(await run(options));
+    }
+    const a = mean(alone.map((r) => r.cpuPercent));
+    const b = mean(attributing.map((r) => r.cpuPercent));
+    const last = attributing.at(-1)!;
+    return `| ${processes} | ${CGROUPS} | ${last.tracked} | ${a.toFixed(2)} | ${b.toFixed(2)} | **${(b - a).toFixed(2)}** | ${mean(attributing.map((r) => r.threadPercent)).toFixed(2)} | ${last.rounds} | ${last.droppedRounds} |`;
+  } finally {
+    writer.kill();
+    removeRoot(root);
+  }
+}
+
+const sysfsRoot = tempRoot('wattmeter-bench-');
+const energy = await FakeWriter.start(fakePowercap(sysfsRoot, fiveZones()));
+try {
+  console.log(`attribution cost: ${cpus().length} × ${cpus()[0]?.model ?? 'CPU'}, load ${loadavg()[0].toFixed(1)}; sampler at 1 kHz, drained every 100 ms; processes at 10 Hz, cgroups at 100 Hz; ${SECONDS} s per run, A B A B`);
+  console.log('CPU in % of one core, this process; "added" is attributing minus alone, in the same run.\n');
+  console.log('| processes | cgroups | tracked | alone % | attributing % | added % | CPU-time thread % | rounds | dropped |');
+  console.log('| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+  for (const processes of [50, 500, 5000]) console.log(await measure(processes, sysfsRoot));
+} finally {
+  await energy.stop();
+  removeRoot(sysfsRoot);
+}

@@ -1,0 +1,85 @@
+// Attribution of real processes on this machine: two children keep about 75 % and 25 % of
+// one CPU busy (the second a third of the first's CPU time, whatever the load), each in a cgroup the test creates under the real cgroup tree (cgroup v1's
+// cpuacct here, v2 where that is what the machine mounts) and removes after; the package
+// is the fake powercap one at a known power. Both views split it 3 : 1, and the parts
+// and the unattributed rest add up to the measured energy exactly.
+import test from 'ava';
+import { fork, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { existsSync, mkdirSync, rmdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { concatBatches, openSampler, type Batch } from '../lib/index.js';
+import { findHierarchy } from '../lib/attribution/cgroup-tree.js';
+import { fakePowercap } from '../fixtures/fake-rapl.js';
+import { sleep, startWriter, testRoot } from '../fixtures/native.js';
+
+const BUSY = fileURLToPath(new URL('../fixtures/busy-child.js', import.meta.url));
+
+async function busyChild(...args: (number | undefined)[]): Promise<ChildProcess> {
+  const child = fork(BUSY, args.map(String), { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  await once(child, 'message');
+  return child;
+}
+
+test('two busy children at 75 % and 25 % of a CPU, in their own cgroups: 3 : 1 in both views, the sum exact', async (t) => {
+  const root = testRoot(t);
+  await startWriter(t, fakePowercap(root, [{ zone: 'intel-rapl:0', name: 'package-0', watts: 30 }]));
+  const hierarchy = findHierarchy('/sys/fs/cgroup', 'cgroupRoot');
+  const parent = path.join(hierarchy.mount, `wattmeter-test-${process.pid}`);
+  const children: ChildProcess[] = [];
+  t.teardown(async () => {
+    for (const child of children) {
+      child.kill('SIGKILL');
+      if (child.exitCode === null && child.signalCode === null) await once(child, 'exit');
+    }
+    for (const dir of ['high', 'low', '']) if (existsSync(path.join(parent, dir))) rmdirSync(path.join(parent, dir));
+  });
+  mkdirSync(path.join(parent, 'high'), { recursive: true });
+  mkdirSync(path.join(parent, 'low'));
+  // The low one follows the high one's CPU time, so a loaded machine keeps their 3 : 1.
+  const high = await busyChild(0.75);
+  const low = await busyChild(1 / 3, high.pid);
+  children.push(high, low);
+  writeFileSync(path.join(parent, 'high', 'cgroup.procs'), String(high.pid));
+  writeFileSync(path.join(parent, 'low', 'cgroup.procs'), String(low.pid));
+
+  using sampler = openSampler({ sysfsRoot: root, pids: [high.pid!, low.pid!], cgroups: true, cgroupDepth: 2, rateHz: 1000 });
+  const batches: Batch[] = [];
+  const stop = sampler.follow((batch) => batches.push(batch), { maxDelayMs: 50 });
+  await sleep(3000);
+  stop();
+  sampler.drain();
+  const attribution = sampler.attribution!;
+  t.deepEqual(attribution.stats().warnings, []);
+
+  const processes = attribution.totals('process')!;
+  const [p75, p25] = processes.consumers.map((c) => c.energyUj[0]);
+  t.log(`processes: ${p75} µJ and ${p25} µJ (${(p75 / p25).toFixed(2)} : 1), CPU ${processes.consumers.map((c) => c.cpuSeconds.toFixed(2)).join(' s, ')} s`);
+  t.true(Math.abs(p75 / p25 / 3 - 1) <= 0.1, `processes ${p75 / p25} : 1`);
+  t.is(processes.measuredUj[0], processes.unattributedUj[0] + p75 + p25);
+
+  const cgroups = attribution.totals('cgroup')!;
+  const energyOf = (id: string) => cgroups.consumers.find((c) => c.consumer.id === id)!.energyUj[0];
+  const g75 = energyOf(`/wattmeter-test-${process.pid}/high`);
+  const g25 = energyOf(`/wattmeter-test-${process.pid}/low`);
+  t.log(`cgroups: ${g75} µJ and ${g25} µJ (${(g75 / g25).toFixed(2)} : 1) of ${cgroups.measuredUj[0]} µJ`);
+  t.true(Math.abs(g75 / g25 / 3 - 1) <= 0.1, `cgroups ${g75 / g25} : 1`);
+  t.is(cgroups.measuredUj[0], cgroups.unattributedUj[0] + cgroups.consumers.reduce((sum, c) => sum + c.energyUj[0], 0));
+
+  // The measured energy is the package counter's, interpolated at each interval end, to the microjoule.
+  const batch = concatBatches(batches);
+  const view = batch.attribution!.processes!;
+  t.true(view.endMs.length > 20);
+  const at = (ms: number) => Math.round(energyAtTime(batch, ms));
+  for (let i = 1; i < view.endMs.length; i++) {
+    t.is(view.measuredUj[0][i] - view.measuredUj[0][0], at(view.endMs[i]) - at(view.endMs[0]), `interval ${i}`);
+  }
+});
+
+/** The package counter at `ms`, linear between the ticks around it. */
+function energyAtTime(batch: Batch, ms: number): number {
+  const i = batch.timestampsMs.findIndex((tick) => tick >= ms);
+  const [t0, t1, e0, e1] = [batch.timestampsMs[i - 1], batch.timestampsMs[i], batch.energyUj[0][i - 1], batch.energyUj[0][i]];
+  return e0 + ((e1 - e0) * (ms - t0)) / (t1 - t0);
+}
