@@ -15,8 +15,8 @@ test.serial('per-cgroup series reach Prometheus from every exporter, and their r
   t.timeout(90_000);
   const { root } = await fakeTree(t);
   const cgroups = testCgroups(t, ['busy', 'light']);
-  const busy = busyChild(t, 0.4);
-  const light = busyChild(t, 0.1);
+  const busy = await busyChild(t, 0.4);
+  const light = await busyChild(t, 0.1);
   cgroups.move(busy.pid, 'busy');
   cgroups.move(light.pid, 'light');
 

@@ -90,7 +90,7 @@ test('every dashboard query returns data from Prometheus fed by the three export
 
   // A cgroup holding a busy process, for the attribution panels (a container, on a host).
   const cgroups = testCgroups(t, ['web']);
-  cgroups.move(busyChild(t, 0.3).pid, 'web');
+  cgroups.move((await busyChild(t, 0.3)).pid, 'web');
 
   const [simplePort, multiratePort] = [await freePort(), await freePort()];
   const targets = { simple: [`127.0.0.1:${simplePort}`], multirate: [`127.0.0.1:${multiratePort}`] };

@@ -16,8 +16,8 @@ function parseRows(stdout: string): TopRow[] {
 
 test('--format jsonl: one row per refresh, joules cumulative, consumers plus unattributed make the measured energy', async (t) => {
   const { root } = await fakeTree(t);
-  const busy = busyChild(t, 0.5);
-  const light = busyChild(t, 0.1);
+  const busy = await busyChild(t, 0.5);
+  const light = await busyChild(t, 0.1);
   const { code, stdout, stderr } = await wattmeter(['top', '--sysfs-root', root, '--pid', String(busy.pid), '--pid', String(light.pid), '--format', 'jsonl', '--duration', '4.5']);
   t.is(code, 0, stderr);
   const rows = parseRows(stdout);
@@ -50,8 +50,8 @@ test('--format jsonl: one row per refresh, joules cumulative, consumers plus una
 test('--cgroups ranks the cgroups below --cgroup-root by their own processes', async (t) => {
   const { root } = await fakeTree(t);
   const cgroups = testCgroups(t, ['busy', 'light']);
-  cgroups.move(busyChild(t, 0.5).pid, 'busy');
-  cgroups.move(busyChild(t, 0.1).pid, 'light');
+  cgroups.move((await busyChild(t, 0.5)).pid, 'busy');
+  cgroups.move((await busyChild(t, 0.1)).pid, 'light');
   const { code, stdout, stderr } = await wattmeter(['top', '--sysfs-root', root, '--cgroups', '--cgroup-root', cgroups.root, '--format', 'jsonl', '--duration', '3.5']);
   t.is(code, 0, stderr);
   const last = parseRows(stdout).at(-1)!;
@@ -62,8 +62,8 @@ test('--cgroups ranks the cgroups below --cgroup-root by their own processes', a
 
 test('on a terminal the table is redrawn in place, one header, the busy process on top', async (t) => {
   const { root } = await fakeTree(t);
-  const busy = busyChild(t, 0.6);
-  const light = busyChild(t, 0.05);
+  const busy = await busyChild(t, 0.6);
+  const light = await busyChild(t, 0.05);
   const session = `wattmeter-top-${process.pid}`;
   const command = `${process.execPath} ${CLI} top --sysfs-root ${root} --pid ${busy.pid},${light.pid} --duration 8`;
   execFileSync('tmux', ['new-session', '-d', '-s', session, '-x', '100', '-y', '20', command]);
