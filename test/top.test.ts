@@ -65,7 +65,7 @@ test('on a terminal the table is redrawn in place, one header, the busy process 
   const busy = await busyChild(t, 0.6);
   const light = await busyChild(t, 0.05);
   const session = `wattmeter-top-${process.pid}`;
-  const command = `${process.execPath} ${CLI} top --sysfs-root ${root} --pid ${busy.pid},${light.pid} --duration 8`;
+  const command = `${process.execPath} ${CLI} top --sysfs-root ${root} --pid ${busy.pid},${light.pid} --duration 30`;
   execFileSync('tmux', ['new-session', '-d', '-s', session, '-x', '100', '-y', '20', command]);
   t.teardown(() => {
     try {
@@ -74,11 +74,13 @@ test('on a terminal the table is redrawn in place, one header, the busy process 
       // it ended by itself
     }
   });
-  const screens: string[] = [];
-  for (let i = 0; i < 2; i++) {
-    await sleep(2500);
-    screens.push(execFileSync('tmux', ['capture-pane', '-p', '-t', session], { encoding: 'utf8' }));
-  }
+  const capture = () => execFileSync('tmux', ['capture-pane', '-p', '-t', session], { encoding: 'utf8' });
+  // The first table comes after two refreshes (the first is the baseline of the watts).
+  const deadline = Date.now() + 15_000;
+  while (!capture().includes('PID ') && Date.now() < deadline) await sleep(200);
+  const screens = [capture()];
+  await sleep(1500);
+  screens.push(capture());
   for (const screen of screens) {
     const lines = screen.split('\n').filter((line) => line.trim() !== '');
     t.is(lines.filter((line) => line.startsWith('PID ')).length, 1, screen);
