@@ -11,6 +11,7 @@ import { sampleCommand } from './cli/sample.js';
 import { benchCommand } from './cli/bench.js';
 import { exportCommand } from './cli/export.js';
 import { doctorCommand } from './cli/doctor.js';
+import { topCommand } from './cli/top.js';
 
 const COMMAND_TABLE: Record<string, Command> = {
   domains: domainsCommand,
@@ -18,6 +19,7 @@ const COMMAND_TABLE: Record<string, Command> = {
   sample: sampleCommand,
   bench: benchCommand,
   export: exportCommand,
+  top: topCommand,
   doctor: doctorCommand,
 };
 

@@ -271,7 +271,7 @@ test('every dashboard panel and variable queries the provisioned data source, an
     }
   }
   const variables = board.templating.list;
-  t.deepEqual(variables.map((variable: any) => variable.name), ['instance', 'domain']);
+  t.deepEqual(variables.map((variable: any) => variable.name), ['instance', 'domain', 'exporter']);
   for (const variable of variables) t.deepEqual(variable.datasource, { type: 'prometheus', uid }, variable.name);
 });
 
@@ -286,6 +286,7 @@ test('the dashboard covers every exporter metric', (t) => {
     'wattmeter_remote_write_samples_retried_total', 'wattmeter_remote_write_samples_dropped_total',
     'wattmeter_remote_write_requests_total', 'wattmeter_remote_write_queue_samples',
     'wattmeter_remote_write_last_success_timestamp_seconds',
+    'wattmeter_process_energy_joules_total', 'wattmeter_cgroup_energy_joules_total', 'wattmeter_unattributed_energy_joules_total',
   ]) {
     t.true(text.includes(metric), metric);
   }

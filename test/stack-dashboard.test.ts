@@ -10,6 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { FakeWriter, energyFile, fakePowercap, fiveZones, makeRootOnly, removeRoot, tempRoot } from '../fixtures/fake-rapl.js';
 import { StackPrometheus } from '../fixtures/stack-prometheus.js';
+import { busyChild, testCgroups } from '../fixtures/busy.js';
 import { cleanEnv, freePort, startServer, type Server } from '../fixtures/servers.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url)); // dist/test -> repository
@@ -28,7 +29,9 @@ interface Panel {
 interface Variable {
   name: string;
   definition: string;
-  allValue: string;
+  includeAll: boolean;
+  allValue?: string;
+  current: { value: string | string[] };
 }
 interface Dashboard {
   panels: Panel[];
@@ -85,6 +88,10 @@ test('every dashboard query returns data from Prometheus fed by the three export
   t.teardown(() => writer.stop());
   for (const zone of zones) makeRootOnly(energyFile(sysfs, zone.zone));
 
+  // A cgroup holding a busy process, for the attribution panels (a container, on a host).
+  const cgroups = testCgroups(t, ['web']);
+  cgroups.move((await busyChild(t, 0.3)).pid, 'web');
+
   const [simplePort, multiratePort] = [await freePort(), await freePort()];
   const targets = { simple: [`127.0.0.1:${simplePort}`], multirate: [`127.0.0.1:${multiratePort}`] };
   const prometheus = await (await StackPrometheus.create(targets, SCRAPE_INTERVAL_S)).start();
@@ -96,6 +103,9 @@ test('every dashboard query returns data from Prometheus fed by the three export
     WATTMETER_RATE_HZ: String(RATE_HZ),
     WATTMETER_USER: 'nobody',
     WATTMETER_HOST: '127.0.0.1',
+    WATTMETER_CGROUPS: 'true',
+    WATTMETER_CGROUP_ROOT: cgroups.root,
+    WATTMETER_ALL_PROCESSES: 'true',
   };
   const exporters = [
     await startExample('simple', `http://127.0.0.1:${simplePort}/metrics`, { ...common, WATTMETER_PORT: String(simplePort) }),
@@ -163,9 +173,15 @@ test('every dashboard query returns data from Prometheus fed by the three export
 
   const selections: Record<string, (all: Record<string, string[]>) => Record<string, string>> = {
     // The dashboard's default: All, which the variables send as their allValue.
-    'All selected': () => Object.fromEntries(dashboard.templating.list.map((v) => [v.name, v.allValue])),
-    // Every instance picked one by one (Grafana's (a|b|c) regex), one domain.
-    'instances listed, domain package-0': (all) => ({ instance: multiValue(all.instance!), domain: multiValue(['package-0']) }),
+    // A single-value variable (which exporter's attribution to show) sends its default.
+    'All selected': () => Object.fromEntries(dashboard.templating.list.map((v) => [v.name, v.includeAll ? v.allValue! : String(v.current.value)])),
+    // Every instance picked one by one (Grafana's (a|b|c) regex), one domain, each exporter's attribution.
+    ...Object.fromEntries(
+      ['simple', 'multirate', 'remote_write'].map((exporter) => [
+        `instances listed, domain package-0, attribution from ${exporter}`,
+        (all: Record<string, string[]>) => ({ instance: multiValue(all.instance!), domain: multiValue(['package-0']), exporter }),
+      ]),
+    ),
   };
 
   for (const [name, selection] of Object.entries(selections)) {
@@ -197,4 +213,14 @@ test('every dashboard query returns data from Prometheus fed by the three export
   t.deepEqual(instances.sort(), [`127.0.0.1:${multiratePort}`, `127.0.0.1:${simplePort}`, 'remote-write'].sort());
   const domains = await variableValues(dashboard.templating.list[1]!, { instance: '.*' });
   t.deepEqual(domains.sort(), ['core-0', 'dram-0', 'package-0', 'psys', 'uncore-0']);
+  const attributionFrom = await variableValues(dashboard.templating.list[2]!, { instance: '.*' });
+  t.deepEqual(attributionFrom.sort(), ['multirate', 'remote_write', 'simple']);
+
+  // The container panel shows the busy cgroup by its name.
+  const perContainer = dashboard.panels.find((panel) => panel.title === 'Power per container and cgroup')!;
+  const names = await prometheus.queryBy(
+    substitute(perContainer.targets![0]!.expr, { instance: '.*', domain: 'package-0', exporter: 'multirate', __rate_interval: '10s' }),
+    'name',
+  );
+  t.deepEqual([...names.keys()], ['web']);
 });

@@ -9,10 +9,11 @@ import { dropPrivileges } from '../privileges.js';
 import { usageError } from '../errors.js';
 import { flagAndEnvNames, flagNames, parseArgsOptions, textsFromEnv, textsFromFlags, usageLines } from '../option-table.js';
 import { durationS, samplerOptions, warn, type Command, type Flags } from './command.js';
+import type { AttributionExportOptions } from '../exporters/attribution.js';
 import { startSimpleExporter } from '../exporters/simple.js';
 import { startMultirateExporter } from '../exporters/multirate.js';
 import { startRemoteWriteExporter } from '../exporters/remote-write.js';
-import { DEFAULT_PORTS, EXPORTER_OPTIONS, multirateOptions, remoteWriteOptions, serverOptions, type ExporterSettings } from '../exporters/env.js';
+import { DEFAULT_PORTS, EXPORTER_OPTIONS, attributionOptions, multirateOptions, remoteWriteOptions, serverOptions, type ExporterSettings } from '../exporters/env.js';
 
 export const EXPORTERS = ['simple', 'multirate', 'remote-write'] as const;
 export type ExporterKind = (typeof EXPORTERS)[number];
@@ -66,9 +67,9 @@ interface Running {
 
 /** The flags each exporter takes, besides the sampler's and --duration. */
 export const EXPORTER_FLAGS: Record<ExporterKind, readonly (keyof typeof EXPORTER_OPTIONS)[]> = {
-  simple: ['host', 'port', 'webConfigFile'],
-  multirate: ['host', 'port', 'webConfigFile', 'multirateWindowMs'],
-  'remote-write': ['remoteWriteUrl', 'pushIntervalMs', 'job', 'instance', 'queueDir', 'maxQueueBytes', 'maxShards'],
+  simple: ['host', 'port', 'webConfigFile', 'processLabels'],
+  multirate: ['host', 'port', 'webConfigFile', 'multirateWindowMs', 'processLabels'],
+  'remote-write': ['processLabels', 'remoteWriteUrl', 'pushIntervalMs', 'job', 'instance', 'queueDir', 'maxQueueBytes', 'maxShards'],
 };
 
 type Starter = (sampler: Sampler, onError: (error: Error) => void) => Promise<Running>;
@@ -84,7 +85,7 @@ export async function runExporter(
   seconds: number,
   warn: (lines: readonly string[]) => void,
 ): Promise<void> {
-  const start = starter(kind, settings); // every setting checked before anything opens
+  const start = starter(kind, settings, { top: options.top, ...attributionOptions(settings) }); // every setting checked before anything opens
   const { user, ...sampling } = options; // the switch is made here, once the port is bound
   const sampler = openSampler(nameOptions(sampling, optionNames(options)));
   warn(sampler.warnings);
@@ -114,26 +115,26 @@ export async function runExporter(
 }
 
 /** Parses the exporter's settings and returns what starts it on a sampler. */
-function starter(kind: ExporterKind, settings: ExporterSettings): Starter {
+function starter(kind: ExporterKind, settings: ExporterSettings, attribution: AttributionExportOptions): Starter {
   switch (kind) {
     case 'simple': {
       const server = serverOptions(settings, DEFAULT_PORTS.simple);
       return async (sampler) => {
-        const exporter = await startSimpleExporter({ sampler, ...server });
+        const exporter = await startSimpleExporter({ sampler, ...server, attribution });
         return { describe: `on ${exporter.url}`, close: () => exporter.close() };
       };
     }
     case 'multirate': {
       const server = multirateOptions(settings);
       return async (sampler) => {
-        const exporter = await startMultirateExporter({ sampler, ...server });
+        const exporter = await startMultirateExporter({ sampler, ...server, attribution });
         return { describe: `on ${exporter.url}`, close: () => exporter.close() };
       };
     }
     case 'remote-write': {
       const push = remoteWriteOptions(settings);
       return async (sampler, onError) => {
-        const exporter = startRemoteWriteExporter({ sampler, ...push, onError });
+        const exporter = startRemoteWriteExporter({ sampler, ...push, onError, attribution });
         return {
           describe: `pushing to ${exporter.redactedUrl} as job=${push.job} instance=${push.instance}${push.queueDir ? `, queue in ${push.queueDir}` : ''}`,
           close: () => exporter.close(),

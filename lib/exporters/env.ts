@@ -8,6 +8,7 @@ import { usageError } from '../errors.js';
 import { envNames, parseTexts, textsFromEnv, type OptionNames, type OptionSpec, type OptionTexts, type OptionValues } from '../option-table.js';
 import type { MetricsServerOptions } from '../prometheus/http.js';
 import { redactUrl } from '../prometheus/request.js';
+import type { AttributionExportOptions } from './attribution.js';
 import type { MultirateExporterOptions } from './multirate.js';
 import type { RemoteWriteAuth, RemoteWriteOptions } from './remote-write.js';
 
@@ -94,6 +95,16 @@ export const EXPORTER_OPTIONS = {
     emptyIsUnset: true,
     defaultDoc: '8',
     help: 'remote write: most requests in flight as the backlog grows',
+  },
+  processLabels: {
+    env: 'WATTMETER_PROCESS_LABELS',
+    flag: '--process-labels',
+    metavar: 'name|pid',
+    kind: 'choice',
+    choices: ['name', 'pid'],
+    emptyIsUnset: true,
+    default: 'name',
+    help: 'attributed energy per process: one series per process name, or one per pid (a label that churns)',
   },
   bearerToken: { env: 'WATTMETER_REMOTE_WRITE_BEARER_TOKEN', kind: 'string', emptyIsUnset: true, help: 'bearer token for the receiver' },
   username: { env: 'WATTMETER_REMOTE_WRITE_USERNAME', kind: 'string', emptyIsUnset: true, help: 'basic auth user' },
@@ -185,6 +196,11 @@ export function remoteWriteOptions(settings: ExporterSettings): RemoteWriteSetti
     job: job ?? EXPORTER_OPTIONS.job.default,
     instance: instance ?? hostname(),
   };
+}
+
+/** WATTMETER_PROCESS_LABELS: how attributed process series are labelled (every exporter). */
+export function attributionOptions(settings: ExporterSettings): AttributionExportOptions {
+  return { processLabels: read(settings, ['processLabels']).processLabels as AttributionExportOptions['processLabels'] };
 }
 
 function auth(settings: ExporterSettings): RemoteWriteAuth | undefined {

@@ -52,6 +52,8 @@ import { serveMetrics, type MetricsServer, type MetricsServerOptions } from '../
 import { family, formatLabels, header, sampleName } from '../prometheus/metric.js';
 import { CONTENT_TYPE, EOF, renderLines } from '../prometheus/text.js';
 import { MillisecondFolder, type Folded } from './fold.js';
+import { AttributionSeries, type AttributionExportOptions } from './attribution.js';
+import { AttributionWindow } from './attribution-window.js';
 import { follow } from './follow.js';
 import { ENERGY, MULTIRATE_SAMPLES_EXPIRED, MULTIRATE_SAMPLES_SERVED, MULTIRATE_SCRAPES, POWER, SAMPLER_METRICS, domainLabels } from './metrics.js';
 
@@ -67,6 +69,8 @@ export interface MultirateExporterOptions extends MetricsServerOptions {
   windowMs?: number;
   /** How often to drain the sampler, in ms (default 100). */
   drainIntervalMs?: number;
+  /** Which processes and cgroups get series, when the sampler attributes (see attribution.ts). */
+  attribution?: AttributionExportOptions;
 }
 
 const DEFAULT_WINDOW_MS = 30_000;
@@ -189,10 +193,21 @@ export async function startMultirateExporter(options: MultirateExporterOptions):
   let served = 0;
   const scrapes: Record<ExpositionFormat, number> = { text: 0, openmetrics: 0 };
   let stats = sampler.stats();
-  const drainer = follow(sampler, options.drainIntervalMs ?? 100, (batch) => window.add(batch));
+  // Attributed energy, when the sampler attributes: its own window, beside the energy's.
+  const attribution = sampler.attribution && {
+    series: new AttributionSeries(sampler.domains, EXPORTER, options.attribution),
+    window: new AttributionWindow(window.windowMs),
+  };
+  const drainer = follow(sampler, options.drainIntervalMs ?? 100, (batch) => {
+    window.add(batch);
+    attribution?.window.add(attribution.series.ingest(batch.attribution));
+  });
   const server = await serveMetrics(options, (format) => {
-    const { chunks, samples } = window.scrape(Date.now(), format);
-    served += samples;
+    const nowMs = Date.now();
+    const energy = window.scrape(nowMs, format);
+    const attributed = attribution?.window.scrape(nowMs, format) ?? { chunks: [], samples: 0 };
+    const chunks = [...energy.chunks, ...attributed.chunks];
+    served += energy.samples + attributed.samples;
     scrapes[format]++;
     if (!sampler.closed) stats = sampler.stats();
     const labels = { exporter: EXPORTER };

@@ -7,6 +7,7 @@ import type { Sampler, SamplerStats } from '../sampler.js';
 import type { Labels, MetricInfo } from '../prometheus/metric.js';
 import { RemoteWritePusher, type RemoteWritePushOptions, type RemoteWriteStats } from '../prometheus/pusher.js';
 import type { Series } from '../prometheus/queue.js';
+import { AttributionSeries, type AttributionExportOptions, type SeriesSamples } from './attribution.js';
 import { MillisecondFolder, type Folded } from './fold.js';
 import { follow, type Follower } from './follow.js';
 import { ENERGY, POWER, REMOTE_WRITE, SAMPLER_METRICS, domainLabels } from './metrics.js';
@@ -23,6 +24,8 @@ export interface RemoteWriteOptions extends RemoteWritePushOptions {
   pushIntervalMs?: number;
   /** Most samples waiting in memory (default: 10 minutes' worth at the sampler's rate); with queueDir, maxQueueBytes bounds instead. */
   queueCapacitySamples?: number;
+  /** Which processes and cgroups get series, when the sampler attributes (see attribution.ts). */
+  attribution?: AttributionExportOptions;
 }
 
 const EXPORTER = 'remote_write';
@@ -39,11 +42,12 @@ export class RemoteWriteExporter {
   #folder: MillisecondFolder;
   #dataSeries: Series[];
   #drainer: Follower;
+  #attribution: AttributionSeries | undefined;
   #selfDueMs = 0;
   #closed: Promise<void> | undefined;
 
   constructor(options: RemoteWriteOptions) {
-    const { sampler, ...pushOptions } = options;
+    const { sampler, attribution, ...pushOptions } = options;
     const drainIntervalMs = Math.min(options.pushIntervalMs ?? 1000, MAX_DRAIN_INTERVAL_MS);
     // Data: at most one sample per series per ms; self-monitoring: a few dozen series per drain.
     const dataSeries = DATA_METRICS.length * sampler.domains.length;
@@ -53,10 +57,12 @@ export class RemoteWriteExporter {
     this.redactedUrl = this.#pusher.redactedUrl;
     this.#folder = new MillisecondFolder(sampler.domains);
     this.#dataSeries = DATA_METRICS.flatMap((info) => sampler.domains.map((d) => this.#pusher.series(info.name, domainLabels(d, EXPORTER))));
+    if (sampler.attribution) this.#attribution = new AttributionSeries(sampler.domains, EXPORTER, attribution);
     // Ticks may come more often when another subscriber asks for less delay: the
     // self-monitoring series stay at one sample per drain interval.
     this.#drainer = follow(sampler, drainIntervalMs, (batch) => {
       this.#pushData(this.#folder.push(batch));
+      if (this.#attribution) this.#pushAttributed(this.#attribution.ingest(batch.attribution));
       const nowMs = performance.now();
       if (nowMs < this.#selfDueMs) return;
       this.#selfDueMs = nowMs + drainIntervalMs;
@@ -80,6 +86,13 @@ export class RemoteWriteExporter {
 
   #pushData(folded: Folded): void {
     this.#pusher.push(this.#dataSeries, folded.timestampsMs, [...folded.energyJ, ...folded.powerW]);
+  }
+
+  #pushAttributed(samples: readonly SeriesSamples[]): void {
+    for (const { series, timestampsMs, energyJ } of samples) {
+      const target = series.labels.map((labels) => this.#pusher.series(series.info.name, labels));
+      this.#pusher.push(target, Float64Array.from(timestampsMs), energyJ.map((joules) => Float64Array.from(joules)));
+    }
   }
 
   #pushSelf(sampler: SamplerStats): void {

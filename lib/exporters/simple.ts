@@ -15,6 +15,7 @@ import type { Sampler, SamplerStats } from '../sampler.js';
 import { EXPOSITION_FORMATS, type ExpositionFormat } from '../prometheus/accept.js';
 import { serveMetrics, type MetricsServer, type MetricsServerOptions } from '../prometheus/http.js';
 import type { Labels, MetricInfo } from '../prometheus/metric.js';
+import { ATTRIBUTION_FAMILIES, ATTRIBUTION_LABEL_NAMES, AttributionSeries, type AttributionExportOptions } from './attribution.js';
 import { follow } from './follow.js';
 import { ENERGY, POWER, SAMPLER_METRICS, domainLabels, toMicro } from './metrics.js';
 
@@ -22,6 +23,8 @@ export interface SimpleExporterOptions extends MetricsServerOptions {
   sampler: Sampler;
   /** How often to drain the sampler, in ms (default 100): the age of a scrape's value at most. */
   drainIntervalMs?: number;
+  /** Which processes and cgroups get series, when the sampler attributes (see attribution.ts). */
+  attribution?: AttributionExportOptions;
 }
 
 export interface SimpleExporter extends MetricsServer {
@@ -38,10 +41,12 @@ interface Snapshot {
   energyJ: number[];
   watts: number[];
   stats: SamplerStats;
+  /** The attribution series shown: family, labels per domain, joules per domain. */
+  attributed: { info: MetricInfo; labels: readonly Labels[]; energyJ: number[] }[];
 }
 
 /** The exporter's metrics in a registry of one format, and how a snapshot is written there. */
-function instruments(format: ExpositionFormat, labels: readonly Labels[]): { registry: Registry<RegistryContentType>; write(snapshot: Snapshot): void } {
+function instruments(format: ExpositionFormat, labels: readonly Labels[], attributes: boolean): { registry: Registry<RegistryContentType>; write(snapshot: Snapshot): void } {
   const registry = new Registry<RegistryContentType>();
   registry.setContentType(format === 'openmetrics' ? Registry.OPENMETRICS_CONTENT_TYPE : Registry.PROMETHEUS_CONTENT_TYPE);
   const config = (info: MetricInfo, labelNames: string[]) => ({ name: info.name, help: info.help, labelNames, registers: [registry] });
@@ -58,14 +63,16 @@ function instruments(format: ExpositionFormat, labels: readonly Labels[]): { reg
     const gauge = new Gauge(config(info, ['exporter']));
     return (stats: SamplerStats) => gauge.set(exporterLabel, info.value(stats));
   });
+  const attributed = new Map((attributes ? ATTRIBUTION_FAMILIES : []).map((info) => [info, new Counter(config(info, ATTRIBUTION_LABEL_NAMES))]));
   return {
     registry,
-    write({ energyJ, watts, stats }) {
+    write({ energyJ, watts, stats, attributed: series }) {
       registry.resetMetrics();
       labels.forEach((l, d) => {
         energy.inc(l, toMicro(energyJ[d]));
         if (!Number.isNaN(watts[d])) power.set(l, toMicro(watts[d]));
       });
+      for (const { info, labels: byDomain, energyJ: joules } of series) byDomain.forEach((l, d) => attributed.get(info)!.inc(l, joules[d]));
       for (const write of samplerMetrics) write(stats);
     },
   };
@@ -75,7 +82,9 @@ function instruments(format: ExpositionFormat, labels: readonly Labels[]): { reg
 export async function startSimpleExporter(options: SimpleExporterOptions): Promise<SimpleExporter> {
   const { sampler } = options;
   const labels = sampler.domains.map((domain) => domainLabels(domain, EXPORTER));
-  const registries = { text: instruments('text', labels), openmetrics: instruments('openmetrics', labels) };
+  const attributes = sampler.attribution !== undefined;
+  const registries = { text: instruments('text', labels, attributes), openmetrics: instruments('openmetrics', labels, attributes) };
+  const attribution = new AttributionSeries(sampler.domains, EXPORTER, options.attribution);
 
   let baseUj: number[] | undefined; // the first tick: zero of the energy counters
   let recent: Batch | undefined; // the last POWER_WINDOW_MS of ticks, for power
@@ -88,6 +97,7 @@ export async function startSimpleExporter(options: SimpleExporterOptions): Promi
   let pending: Batch[] = [];
   let writtenMs = -Infinity;
   const collect = (batch: Batch) => {
+    attribution.ingest(batch.attribution, false);
     pending.push(batch);
     if (performance.now() - writtenMs >= intervalMs) snapshot();
   };
@@ -103,6 +113,7 @@ export async function startSimpleExporter(options: SimpleExporterOptions): Promi
       energyJ: recent.energyUj.map((column, d) => (column[last] - baseUj![d]) / 1e6),
       watts: windowPowerWatts(recent, POWER_WINDOW_MS),
       stats: sampler.stats(),
+      attributed: attribution.shown().map(({ info, labels, energyUj }) => ({ info, labels, energyJ: Array.from(energyUj, (uj) => uj / 1e6) })),
     };
     for (const format of EXPOSITION_FORMATS) registries[format].write(values);
     rendered = {};

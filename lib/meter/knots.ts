@@ -11,9 +11,70 @@ import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Batch } from '../batch.js';
 import type { Sampler } from '../sampler.js';
-import type { Knot, KnotUpdate } from './span.js';
+import type { Attribution } from '../attribution/types.js';
+import type { Knot, Knots, KnotUpdate } from './span.js';
 
 export type KnotListener = (update: KnotUpdate) => void;
+
+/**
+ * The calling process's attributed energy (a consumer with `self`) as knots: its
+ * cumulative whole microjoules at every interval end of the process view, per domain
+ * (undefined for a domain not attributed, and when the sampler does not attribute).
+ * Between interval ends the share is interpolated like the energy.
+ */
+export class SelfKnotFinder {
+  #self = -1; // the consumer's index, once seen
+  #uj: number[] = []; // per attributed domain, the latest row's value
+  #last: Knot[];
+
+  constructor(domains: number) {
+    this.#last = Array.from({ length: domains }, () => ({ timeMs: NaN, energyUj: NaN }));
+  }
+
+  /** Domain d's latest knot (NaN before the first). */
+  lastKnot(d: number): Knot {
+    return this.#last[d];
+  }
+
+  /**
+   * Starts again from the sampler's running totals: batches drained while nobody held
+   * the feed never reached this finder, and a stale value would put their energy into the
+   * next segment.
+   */
+  resume(attribution: Attribution | undefined, domains: readonly { readonly name: string }[]): void {
+    const totals = attribution?.totals('process');
+    const own = totals?.consumers.find((c) => c.consumer.self);
+    if (!totals || !own) return;
+    this.#self = own.consumer.index;
+    this.#uj = [...own.energyUj];
+    totals.domains.forEach((name, a) => {
+      const d = domains.findIndex((domain) => domain.name === name);
+      this.#last[d] = { timeMs: totals.endMs, energyUj: own.energyUj[a] };
+    });
+  }
+
+  find(batch: Batch): (Knots | undefined)[] | undefined {
+    const view = batch.attribution?.processes;
+    if (!view) return undefined;
+    if (this.#self < 0) this.#self = batch.attribution!.consumers.findIndex((c) => c.self);
+    if (this.#uj.length === 0) this.#uj = view.domains.map(() => 0);
+    const { rows, endMs } = view;
+    const columns = view.domains.map(() => new Float64Array(endMs.length));
+    let r = 0;
+    for (let i = 0; i < endMs.length; i++) {
+      for (; r < rows.length && rows.interval[r] === i; r++) {
+        if (rows.consumer[r] === this.#self) view.domains.forEach((_, a) => (this.#uj[a] = rows.energyUj[a][r]));
+      }
+      view.domains.forEach((_, a) => (columns[a][i] = this.#uj[a]));
+    }
+    const knots: (Knots | undefined)[] = batch.domains.map(() => undefined);
+    view.domains.forEach((d, a) => {
+      knots[d] = { timesMs: endMs, energyUj: columns[a] };
+      if (endMs.length > 0) this.#last[d] = { timeMs: endMs[endMs.length - 1], energyUj: columns[a][endMs.length - 1] };
+    });
+    return knots;
+  }
+}
 
 /** How long a sampler the feed started keeps running after the last hold is released. */
 const LINGER_MS = 1000;
@@ -126,14 +187,17 @@ export class KnotFeed {
   readonly sampler: Sampler;
   readonly periodMs: number;
   readonly #finder: KnotFinder;
+  readonly #selfFinder: SelfKnotFinder;
   #listeners = new Set<KnotListener>();
   #holds = 0;
+  #heldSinceMs = NaN;
   #releaseSampler: (() => void) | undefined;
 
   constructor(sampler: Sampler) {
     this.sampler = sampler;
     this.periodMs = 1000 / sampler.rateHz;
     this.#finder = new KnotFinder(sampler.domains.length, this.periodMs);
+    this.#selfFinder = new SelfKnotFinder(sampler.domains.length);
   }
 
   /** Now, on the clock the ticks are stamped with (see Sampler.nowMs). */
@@ -153,6 +217,16 @@ export class KnotFeed {
     return this.#finder.updateIntervalMs(d);
   }
 
+  /** Whether the sampler attributes energy to this process (opened with `self`). */
+  get attributesSelf(): boolean {
+    return this.sampler.attribution?.consumers.some((c) => c.self) ?? false;
+  }
+
+  /** Domain d's latest knot of this process's attributed energy (NaN before the first). */
+  lastSelfKnot(d: number): Knot {
+    return this.#selfFinder.lastKnot(d);
+  }
+
   subscribe(listener: KnotListener): () => void {
     this.#listeners.add(listener);
     return () => this.#listeners.delete(listener);
@@ -164,7 +238,11 @@ export class KnotFeed {
    * back-to-back measurements reuse it warm.
    */
   hold(): () => void {
-    if (this.#holds === 0) this.#releaseSampler = this.sampler.follow((batch) => this.#deliver(batch), { lingerMs: LINGER_MS });
+    if (this.#holds === 0) {
+      this.#releaseSampler = this.sampler.follow((batch) => this.#deliver(batch), { lingerMs: LINGER_MS });
+      this.#selfFinder.resume(this.sampler.attribution, this.sampler.domains);
+      this.#heldSinceMs = this.nowMs();
+    }
     this.#holds++; // counted once the sampler is held: a closed one throws above
     let released = false;
     return () => {
@@ -180,7 +258,7 @@ export class KnotFeed {
   }
 
   #deliver(batch: Batch): void {
-    const update = this.#finder.find(batch);
+    const update: KnotUpdate = { ...this.#finder.find(batch), self: this.#selfFinder.find(batch) };
     for (const listener of this.#listeners) listener(update);
   }
 
@@ -197,7 +275,10 @@ export class KnotFeed {
     const finder = this.#finder;
     const standsStill = (d: number) => finder.neverMoved(d) && performance.now() > stillMs;
     const current = () => this.nowMs() - finder.lastTickMs <= finder.gapMs;
-    await this.until(() => current() && this.sampler.domains.every((_, d) => finder.paceKnown(d) || standsStill(d)), READY_LIMIT_MS);
+    // The process's share needs a CPU-time round since the hold, to start from.
+    const self = this.attributesSelf;
+    const shareCurrent = () => !self || this.sampler.domains.some((_, d) => this.lastSelfKnot(d).timeMs >= this.#heldSinceMs);
+    await this.until(() => current() && shareCurrent() && this.sampler.domains.every((_, d) => finder.paceKnown(d) || standsStill(d)), READY_LIMIT_MS);
   }
 
   /** Pumps about every millisecond until `done()` holds or `timeoutMs` passes. */

@@ -22,6 +22,12 @@ export interface DomainEnergy {
   resolved: boolean;
   /** Observed interval between the counter's updates (RAPL: about 1 ms). */
   updateIntervalMs: number;
+  /**
+   * The calling process's attributed share of `joules` (its threads, not its children):
+   * the energy split by busy CPU time, an estimate (docs/measure.md). Present when the
+   * sampler attributes to this process (the `self` option) and the domain is a CPU one.
+   */
+  processJoules?: number;
 }
 
 export interface PowerTimeline {

@@ -11,11 +11,19 @@ export interface SegmentFeed {
   readonly periodMs: number;
   /** The latest tick's time (NaN before the first). */
   readonly lastTickMs: number;
-  readonly sampler: { readonly domains: readonly { readonly name: string }[]; readonly source: SourceKind };
+  readonly sampler: {
+    readonly domains: readonly { readonly name: string }[];
+    readonly source: SourceKind;
+    readonly attribution?: { totals(kind: 'process'): { readonly domains: readonly string[] } | undefined };
+  };
   /** Now, on the clock the ticks are stamped with. */
   nowMs(): number;
   /** Domain d's latest counter update. */
   lastKnot(d: number): Knot;
+  /** Whether this process's attributed energy is in the updates (the sampler's `self` option). */
+  readonly attributesSelf?: boolean;
+  /** Domain d's latest knot of this process's attributed energy (NaN when none). */
+  lastSelfKnot?(d: number): Knot;
   /** Mean interval between domain d's counter updates seen lately (NaN until known). */
   updateIntervalMs(d: number): number;
   /** Calls the listener with every drain; returns the unsubscribe. */
@@ -52,7 +60,9 @@ export class Segment {
     const names = domains.map((d) => d.name);
     // The start is read last, so the set-up above is not measured; later ticks before it
     // are still welcome.
-    this.#span = new EnergySpan({ tag, source, names, seeds, stepMs, maxPoints, startMs: feed.nowMs() });
+    const attributed = new Set(feed.sampler.attribution?.totals('process')?.domains);
+    const selfSeeds = feed.attributesSelf ? domains.map((d, i) => (attributed.has(d.name) ? feed.lastSelfKnot!(i) : undefined)) : undefined;
+    this.#span = new EnergySpan({ tag, source, names, seeds, stepMs, maxPoints, selfSeeds, startMs: feed.nowMs() });
     this.#unsubscribe = feed.subscribe((update) => this.#span.add(update));
   }
 
@@ -84,7 +94,7 @@ export class Segment {
     const { lastTickMs } = this.#feed;
     // Every domain is looked at, not only up to the first unsettled one.
     const settled = this.#span.names.map((_, d) => this.#span.settleIfIdle(d, lastTickMs, this.#quietMs(d)));
-    return settled.every(Boolean);
+    return settled.every(Boolean) && this.#span.shareSettled;
   }
 
   /** Waits until every domain's counter has been read past the end, then reports. */

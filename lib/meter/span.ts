@@ -19,6 +19,11 @@ export interface Knots {
 export interface KnotUpdate {
   readonly knots: readonly Knots[];
   readonly gapsMs: readonly (readonly [number, number])[];
+  /**
+   * Per domain, the calling process's attributed energy at each CPU-time round (undefined:
+   * not attributed); absent when the sampler does not attribute to it.
+   */
+  readonly self?: readonly (Knots | undefined)[];
 }
 
 /** A domain's latest counter update (NaN for both when it has none). */
@@ -39,6 +44,53 @@ export interface EnergySpanInit {
   stepMs: number;
   /** Upper bound on the grid points (and so on the timeline's bins). */
   maxPoints: number;
+  /**
+   * Per domain, the last knot of the calling process's attributed energy at or before the
+   * start (undefined: that domain is not attributed to it). Absent: no process share.
+   */
+  selfSeeds?: readonly (Knot | undefined)[];
+}
+
+/** CPU-time rounds inside a span below which its process share is called coarse. */
+const MIN_ROUNDS_FOR_SHARE = 10;
+
+/**
+ * One domain's attributed energy of the calling process over the span: its cumulative
+ * value interpolated linearly at the start and at the end between the CPU-time rounds
+ * around them.
+ */
+class ShareTrack {
+  prevMs: number;
+  prevUj: number;
+  startUj = NaN;
+  endUj = NaN;
+  inside = 0; // rounds inside the span
+
+  constructor(seed: Knot) {
+    this.prevMs = seed.timeMs;
+    this.prevUj = seed.energyUj;
+  }
+
+  #at(t: number, knotMs: number, knotUj: number): number {
+    if (Number.isNaN(this.prevMs) || !(knotMs > this.prevMs)) return knotUj;
+    return this.prevUj + ((knotUj - this.prevUj) * (t - this.prevMs)) / (knotMs - this.prevMs);
+  }
+
+  add(knotMs: number, knotUj: number, startMs: number, endMs: number): void {
+    if (this.settled || knotMs <= this.prevMs) return;
+    if (knotMs >= startMs && Number.isNaN(this.startUj)) this.startUj = this.#at(startMs, knotMs, knotUj);
+    if (knotMs >= endMs) {
+      this.endUj = this.#at(endMs, knotMs, knotUj);
+      return;
+    }
+    if (knotMs > startMs) this.inside++;
+    this.prevMs = knotMs;
+    this.prevUj = knotUj;
+  }
+
+  get settled(): boolean {
+    return !Number.isNaN(this.endUj);
+  }
 }
 
 /** Updates inside a span that make its own mean interval worth more than the feed's. */
@@ -126,6 +178,7 @@ export class EnergySpan {
   #maxPoints: number;
   #tracks: Track[];
   #gapsMs: (readonly [number, number])[] = [];
+  #shares: (ShareTrack | undefined)[] | undefined;
 
   constructor(init: EnergySpanInit) {
     if (!(init.maxPoints >= 1)) throw new RangeError(`timelinePoints must be at least 1; got ${init.maxPoints}`);
@@ -136,6 +189,7 @@ export class EnergySpan {
     this.#stepMs = init.stepMs;
     this.#maxPoints = init.maxPoints;
     this.#tracks = init.seeds.map((seed) => new Track(seed));
+    this.#shares = init.selfSeeds?.map((seed) => seed && new ShareTrack(seed));
   }
 
   get endMs(): number {
@@ -154,7 +208,16 @@ export class EnergySpan {
         this.#tracks[d].add(knots.timesMs[i], knots.energyUj[i], this.startMs, this.#endMs, this.#stepMs);
       }
     });
+    update.self?.forEach((knots, d) => {
+      const share = this.#shares?.[d];
+      for (let i = 0; share && knots && i < knots.timesMs.length; i++) share.add(knots.timesMs[i], knots.energyUj[i], this.startMs, this.#endMs);
+    });
     this.#fitGrid();
+  }
+
+  /** Whether the process share (if any) has a CPU-time round after the end. */
+  get shareSettled(): boolean {
+    return this.#shares?.every((share) => !share || share.settled) ?? true;
   }
 
   /** Whether every domain has been read past the end (or found idle). */
@@ -241,6 +304,8 @@ export class EnergySpan {
         resolved,
         updateIntervalMs,
       };
+      const share = this.#shares?.[d];
+      if (share?.settled) domains[names[d]].processJoules = (share.endUj - share.startUj) / 1e6;
       if (!resolved) unresolved.push(`${names[d]} (~${updateIntervalMs.toFixed(2)} ms)`);
       if (Number.isNaN(track.beforeUj)) {
         warnings.push(`${names[d]}: no reading before the segment began; the energy before the first one is missing.`);
@@ -257,6 +322,15 @@ export class EnergySpan {
       warnings.push(
         `No tick for ${(to - from).toFixed(1)} ms, from ${(from - startMs).toFixed(1)} ms into the segment ` +
           '(the ring was full or the sampler late): the energy there is interpolated and the timeline flat.',
+      );
+    }
+    const shares = this.#shares?.filter((share) => share !== undefined) ?? [];
+    if (shares.some((share) => !share.settled)) {
+      warnings.push('No CPU-time round came after the segment ended (stopped or closed?): processJoules is left out.');
+    } else if (shares.length > 0 && shares[0].inside < MIN_ROUNDS_FOR_SHARE) {
+      warnings.push(
+        `processJoules: only ${shares[0].inside} rounds of CPU-time reads fell inside the segment (processRateHz; /proc counts CPU time in 10 ms ticks), ` +
+          'so the process share is coarse: it is interpolated between rounds. Measure a second or more for a share to go by.',
       );
     }
     if (source === 'model') warnings.push('Source "model": an estimate from CPU utilisation, not a measurement.');
