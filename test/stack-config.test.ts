@@ -134,12 +134,14 @@ test('only Grafana is published, on 127.0.0.1; the remote-write receiver stays o
   t.is(config.services['remote-write'].environment.WATTMETER_REMOTE_WRITE_URL, 'http://prometheus:9090/api/v1/write');
 });
 
-test('the exporters get the powercap tree read-only and no capability beyond switching user', async (t) => {
+test('the exporters get the powercap and cgroup trees read-only and no capability beyond switching user', async (t) => {
   const config = await composeConfig(['docker/compose.yaml']);
   for (const name of EXPORTERS) {
     const service = config.services[name];
     const queue = name === 'remote-write' ? ['remote-write-queue:/app/queue:rw'] : [];
-    t.deepEqual(service.volumes, ['/sys/class:/host/sys/class:ro', '/sys/devices:/host/sys/devices:ro', ...queue], name);
+    t.deepEqual(service.volumes, ['/sys/class:/host/sys/class:ro', '/sys/devices:/host/sys/devices:ro', '/sys/fs/cgroup:/host/sys/fs/cgroup:ro', ...queue], name);
+    t.is(service.environment.WATTMETER_CGROUP_ROOT, '/host/sys/fs/cgroup', name);
+    t.is(service.pid, undefined, name); // the host's processes stay hidden
     t.deepEqual(service.cap_drop, ['ALL'], name);
     t.deepEqual([...service.cap_add].sort(), ['SETGID', 'SETUID'], name);
     t.is(service.devices, undefined, name);
