@@ -12,6 +12,7 @@ import { SAMPLER_OPTIONS, optionsFromEnv, parseNumber, parseOptions, resolveSamp
 import { openSampler, type Sampler } from './sampler.js';
 import { EXPORTER_OPTIONS } from './exporters/env.js';
 import { EXPORTERS, EXPORTER_FLAGS, exporterKind, runExporter } from './cli/export.js';
+import { SERVE_FLAGS, SERVE_USAGE, runServe } from './cli/serve.js';
 
 const COMMANDS = `Commands:
   domains [--json]                 the energy domains found, with source and path
@@ -278,6 +279,7 @@ const COMMAND_TABLE: Record<string, Command> = {
   sample: { run: sampleCommand, flags: ['duration', 'format'] },
   bench: { run: benchCommand, flags: ['duration', 'json'] },
   export: { run: exportCommand, flags: ['duration', ...EXPORT_FLAGS], args: 1, usage: EXPORT_USAGE },
+  serve: { run: (flags) => runServe(samplerOptions(flags), flags, durationS(flags, Infinity), warn), flags: SERVE_FLAGS, usage: SERVE_USAGE },
 };
 
 const SHARED_FLAGS = new Set([...Object.keys(parseArgsOptions(SAMPLER_OPTIONS)), 'help', 'version']);

@@ -51,8 +51,8 @@ import { EXPOSITION_FORMATS, type ExpositionFormat } from '../prometheus/accept.
 import { serveMetrics, type MetricsServer, type MetricsServerOptions } from '../prometheus/http.js';
 import { family, formatLabels, header, sampleName } from '../prometheus/metric.js';
 import { CONTENT_TYPE, EOF, renderLines } from '../prometheus/text.js';
-import { MillisecondFolder, type Folded } from './fold.js';
-import { follow } from './follow.js';
+import { MillisecondFolder, copyFolded, type Folded } from './fold.js';
+import { follow, type ExporterMetrics } from './follow.js';
 import { ENERGY, MULTIRATE_SAMPLES_EXPIRED, MULTIRATE_SAMPLES_SERVED, MULTIRATE_SCRAPES, POWER, SAMPLER_METRICS, domainLabels } from './metrics.js';
 
 export interface MultirateExporterOptions extends MetricsServerOptions {
@@ -123,7 +123,7 @@ export class MultirateWindow {
       if (!c.served) this.#expired += c.samples;
     }
     if (folded.length > 0) {
-      const copy = exactCopy(folded);
+      const copy = copyFolded(folded);
       const lines = (format: ExpositionFormat) => (this.#holds[format] ? this.#render(copy, format) : undefined);
       this.#chunks.push({
         lastMs: copy.timestampsMs[copy.length - 1],
@@ -172,48 +172,46 @@ export class MultirateWindow {
   }
 }
 
-/** The folder returns views of larger arrays: the window keeps only what they show. */
-function exactCopy(folded: Folded): Folded {
-  return {
-    timestampsMs: folded.timestampsMs.slice(),
-    energyJ: folded.energyJ.map((c) => c.slice()),
-    powerW: folded.powerW.map((c) => c.slice()),
-    length: folded.length,
-  };
-}
-
 /** Starts the sampler (if needed), drains it on a timer and serves /metrics. */
 export async function startMultirateExporter(options: MultirateExporterOptions): Promise<MetricsServer> {
-  const { sampler } = options;
-  const window = new MultirateWindow(sampler.domains, options.windowMs);
-  let served = 0;
-  const scrapes: Record<ExpositionFormat, number> = { text: 0, openmetrics: 0 };
-  let stats = sampler.stats();
-  const drainer = follow(sampler, options.drainIntervalMs ?? 100, (batch) => window.add(batch));
-  const server = await serveMetrics(options, (format) => {
-    const { chunks, samples } = window.scrape(Date.now(), format);
-    served += samples;
-    scrapes[format]++;
-    if (!sampler.closed) stats = sampler.stats();
-    const labels = { exporter: EXPORTER };
-    // Untimestamped, after the timestamped families; `# EOF` ends an OpenMetrics exposition.
-    const self = [
-      ...SAMPLER_METRICS.map((info) => family(info, [[labels, info.value(stats)]], format)),
-      family(MULTIRATE_SAMPLES_SERVED, [[labels, served]], format),
-      family(MULTIRATE_SAMPLES_EXPIRED, [[labels, window.expiredSamples]], format),
-      family(MULTIRATE_SCRAPES, EXPOSITION_FORMATS.map((f) => [{ ...labels, format: f }, scrapes[f]] as const), format),
-      format === 'openmetrics' ? EOF : '',
-    ];
-    return { contentType: CONTENT_TYPE[format], chunks: [...chunks, Buffer.from(self.join(''))] };
-  }).catch((error) => {
-    drainer.stop();
+  const { render, stop } = multirateMetrics(options.sampler, options);
+  const server = await serveMetrics(options, render).catch((error) => {
+    stop();
     throw error;
   });
   return {
     ...server,
     async close() {
-      drainer.stop();
+      stop();
       await server.close();
     },
+  };
+}
+
+/** Follows the sampler into a window; render() is a scrape of it. */
+export function multirateMetrics(sampler: Sampler, options: Pick<MultirateExporterOptions, 'windowMs' | 'drainIntervalMs'> = {}): ExporterMetrics {
+  const window = new MultirateWindow(sampler.domains, options.windowMs);
+  let served = 0;
+  const scrapes: Record<ExpositionFormat, number> = { text: 0, openmetrics: 0 };
+  let stats = sampler.stats();
+  const drainer = follow(sampler, options.drainIntervalMs ?? 100, (batch) => window.add(batch));
+  return {
+    render(format) {
+      const { chunks, samples } = window.scrape(Date.now(), format);
+      served += samples;
+      scrapes[format]++;
+      if (!sampler.closed) stats = sampler.stats();
+      const labels = { exporter: EXPORTER };
+      // Untimestamped, after the timestamped families; `# EOF` ends an OpenMetrics exposition.
+      const self = [
+        ...SAMPLER_METRICS.map((info) => family(info, [[labels, info.value(stats)]], format)),
+        family(MULTIRATE_SAMPLES_SERVED, [[labels, served]], format),
+        family(MULTIRATE_SAMPLES_EXPIRED, [[labels, window.expiredSamples]], format),
+        family(MULTIRATE_SCRAPES, EXPOSITION_FORMATS.map((f) => [{ ...labels, format: f }, scrapes[f]] as const), format),
+        format === 'openmetrics' ? EOF : '',
+      ];
+      return { contentType: CONTENT_TYPE[format], chunks: [...chunks, Buffer.from(self.join(''))] };
+    },
+    stop: () => drainer.stop(),
   };
 }

@@ -15,7 +15,7 @@ import type { Sampler, SamplerStats } from '../sampler.js';
 import { EXPOSITION_FORMATS, type ExpositionFormat } from '../prometheus/accept.js';
 import { serveMetrics, type MetricsServer, type MetricsServerOptions } from '../prometheus/http.js';
 import type { Labels, MetricInfo } from '../prometheus/metric.js';
-import { follow } from './follow.js';
+import { follow, type ExporterMetrics } from './follow.js';
 import { ENERGY, POWER, SAMPLER_METRICS, domainLabels } from './metrics.js';
 
 export interface SimpleExporterOptions extends MetricsServerOptions {
@@ -73,7 +73,24 @@ function instruments(format: ExpositionFormat, labels: readonly Labels[]): { reg
 
 /** Starts the sampler (if needed), drains it on a timer and serves /metrics. */
 export async function startSimpleExporter(options: SimpleExporterOptions): Promise<SimpleExporter> {
-  const { sampler } = options;
+  const { registry, render, stop } = simpleMetrics(options.sampler, options.drainIntervalMs);
+  const server = await serveMetrics(options, render).catch((error) => {
+    stop();
+    throw error;
+  });
+  return {
+    registry,
+    url: server.url,
+    port: server.port,
+    async close() {
+      stop();
+      await server.close();
+    },
+  };
+}
+
+/** Follows the sampler into the registries; render() is a scrape of them. */
+export function simpleMetrics(sampler: Sampler, drainIntervalMs = 100): ExporterMetrics & { registry: Registry<RegistryContentType> } {
   const labels = sampler.domains.map((domain) => domainLabels(domain, EXPORTER));
   const registries = { text: instruments('text', labels), openmetrics: instruments('openmetrics', labels) };
 
@@ -84,7 +101,7 @@ export async function startSimpleExporter(options: SimpleExporterOptions): Promi
   // Ticks can arrive every millisecond (a measure() waiting on the same sampler drains
   // that often): they are kept as they come, and folded into the registries at most once
   // per drain interval, or at a scrape that finds them newer than the registries.
-  const intervalMs = options.drainIntervalMs ?? 100;
+  const intervalMs = drainIntervalMs;
   let pending: Batch[] = [];
   let writtenMs = -Infinity;
   const collect = (batch: Batch) => {
@@ -109,23 +126,15 @@ export async function startSimpleExporter(options: SimpleExporterOptions): Promi
   };
 
   const drainer = follow(sampler, intervalMs, collect);
-  const server = await serveMetrics(options, async (format) => {
-    snapshot();
-    const { registry } = registries[format];
-    const text = (rendered[format] ??= registry.metrics().then((t) => Buffer.from(t)));
-    return { contentType: registry.contentType, chunks: [await text] };
-  }).catch((error) => {
-    drainer.stop();
-    throw error;
-  });
   return {
     registry: registries.text.registry,
-    url: server.url,
-    port: server.port,
-    async close() {
-      drainer.stop();
-      await server.close();
+    async render(format) {
+      snapshot();
+      const { registry } = registries[format];
+      const text = (rendered[format] ??= registry.metrics().then((t) => Buffer.from(t)));
+      return { contentType: registry.contentType, chunks: [await text] };
     },
+    stop: () => drainer.stop(),
   };
 }
 
