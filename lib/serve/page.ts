@@ -19,6 +19,7 @@ const HTML = `<!doctype html>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>wattmeter live</title>
+<link rel="icon" href="data:,">
 <link rel="stylesheet" href="uplot.css">
 <style>
   :root { color-scheme: dark; }
@@ -48,7 +49,7 @@ const HTML = `<!doctype html>
   @media (max-width: 900px) { .columns { grid-template-columns: 1fr; } }
 </style>
 <script src="uplot.js" defer></script>
-<script src="live.js" defer></script>
+<script src="live.js" type="module"></script>
 </head>
 <body>
 <header>

@@ -83,6 +83,8 @@ let main: UPlot | undefined;
 let compare: UPlot | undefined;
 let simpleY = new Float64Array(2 * CAPACITY);
 let dirty = false;
+// The comparison's y range, set from its data: simple's NaN before its first scrape would leave uPlot none.
+let compareTop = 1;
 let connections = 0;
 // Each draw: when (Date.now()) and the newest sample time it drew; the tests read these.
 const draws = { atMs: new Float64Array(4096), dataMs: new Float64Array(4096), count: 0 };
@@ -135,9 +137,11 @@ function charts(h: Hello): void {
     [[], ...h.domains.map(() => [])],
     $('main'),
   );
+  const base = common(220);
   compare = new uPlot(
     {
-      ...common(220),
+      ...base,
+      scales: { ...base.scales, y: { range: () => [0, compareTop] } },
       series: [
         {},
         { label: 'multirate, remote write: every ms', stroke: '#38bdf8', width: 1, points: { show: false } },
@@ -200,13 +204,14 @@ function draw(): void {
   const interval = Number($<HTMLSelectElement>('interval').value) * 1000;
   if (simpleY.length < x.length) simpleY = new Float64Array(2 * CAPACITY);
   const simple = simpleSeries(x, ys[d], interval, simpleY);
-  compare.setData([x, ys[d], simple]);
   let peakFull = -Infinity;
   let peakSimple = -Infinity;
   for (let i = 0; i < x.length; i++) {
     if (ys[d][i] > peakFull) peakFull = ys[d][i];
     if (simple[i] > peakSimple) peakSimple = simple[i];
   }
+  compareTop = Math.max(peakFull, peakSimple, 1) * 1.05;
+  compare.setData([x, ys[d], simple]);
   $('peaks').textContent =
     `peak in the last minute: ${fmt(peakFull, 1)} W at full resolution, ${Number.isFinite(peakSimple) ? `${fmt(peakSimple, 1)} W` : 'nothing yet'} in what simple stores (${x.length} samples against ${countScrapes(x, interval)})`;
   const cards = $('cards').children;

@@ -1,0 +1,136 @@
+// The live page of `wattmeter serve` in a real browser (Debian's chromium, headless), on a
+// fake powercap tree: what the page holds and shows is checked against what the sampler
+// stored and what the fake hardware recorded it wrote, never against a nominal rate.
+import test, { type ExecutionContext } from 'ava';
+import type { Page } from 'playwright-core';
+import { concatBatches, openSampler, type Batch } from '../lib/index.js';
+import { MillisecondFolder } from '../lib/exporters/fold.js';
+import { startServe } from '../lib/serve/server.js';
+import { launchChromium } from '../fixtures/browser.js';
+import { FakeWriter, fakePowercap, fiveZones, removeRoot, tempRoot } from '../fixtures/fake-rapl.js';
+import { samplerClock } from '../fixtures/truth.js';
+
+const WATTS: Record<string, number> = { 'package-0': 20, 'core-0': 12, 'uncore-0': 2, 'dram-0': 3, psys: 30 };
+
+/** A fake tree at WATTS, a 1 kHz sampler on it whose every tick the test keeps, and serve on it. */
+async function serving(t: ExecutionContext, port = 0) {
+  const root = tempRoot();
+  const zones = fiveZones({ package: WATTS['package-0'], core: WATTS['core-0'], uncore: WATTS['uncore-0'], dram: WATTS['dram-0'], psys: WATTS.psys });
+  // SCHED_FIFO where allowed: a stalled writer would leave the files standing still.
+  const writer = await FakeWriter.start(fakePowercap(root, zones), 1, { fifo: true });
+  t.teardown(async () => {
+    await writer.stop();
+    removeRoot(root);
+  });
+  const open = async (onPort: number) => {
+    const sampler = openSampler({ sysfsRoot: root, source: 'powercap', rateHz: 1000 });
+    const batches: Batch[] = [];
+    sampler.subscribe((batch) => batches.push(batch), { maxDelayMs: 1000 }); // before serve starts it
+    const served = await startServe({ sampler, port: onPort });
+    const close = async () => {
+      await served.close();
+      sampler.close();
+    };
+    t.teardown(close);
+    return { sampler, served, close, ticks: () => concatBatches(batches) };
+  };
+  return { writer, open, ...(await open(port)) };
+}
+
+/** A browser page with its console errors collected; `go` opens the URL. */
+async function browserPage(t: ExecutionContext): Promise<{ page: Page; errors: string[] }> {
+  const chromium = await launchChromium();
+  t.teardown(() => chromium.close());
+  const page = await chromium.browser.newPage({ viewport: { width: 1280, height: 900 } });
+  const errors: string[] = [];
+  page.on('console', (message) => message.type() === 'error' && errors.push(message.text()));
+  page.on('pageerror', (error) => errors.push(error.message));
+  return { page, errors };
+}
+
+async function livePage(t: ExecutionContext, url: string): Promise<{ page: Page; errors: string[] }> {
+  const opened = await browserPage(t);
+  await opened.page.goto(url);
+  return opened;
+}
+
+/** The chart's timestamps and first domain's watts. */
+function chartData(page: Page): Promise<{ x: number[]; y: number[] }> {
+  return page.evaluate(() => {
+    const data = (globalThis as any).wattmeterLive.chart.data;
+    return { x: Array.from(data[0] as ArrayLike<number>), y: Array.from(data[1] as ArrayLike<number>) };
+  });
+}
+
+test.serial('the page loads with no console error, holds every stored sample within 2 s and shows the tree\'s watts', async (t) => {
+  const { sampler, served, ticks } = await serving(t);
+  const { page, errors } = await browserPage(t);
+  const openedMs = sampler.nowMs();
+  await page.goto(served.url);
+  await page.waitForTimeout(Math.max(0, 2000 - (sampler.nowMs() - openedMs)));
+  const { x, y } = await chartData(page);
+  // What the sampler stored up to the chart's newest point, folded to ms as the stream does.
+  const folded = new MillisecondFolder(sampler.domains).push(ticks());
+  const expected = Array.from(folded.timestampsMs).filter((ms) => ms <= x[x.length - 1]);
+  t.true(x.length > 0 && x[x.length - 1] >= Math.floor(openedMs), `the chart reaches the moment the page opened (${x.length} points)`);
+  t.is(x.length, expected.length, 'one point per stored millisecond, none missing, none extra');
+  t.deepEqual(x, expected);
+  const worst = y.reduce((w, watts, i) => Math.max(w, Math.abs(watts - folded.powerW[0][i])), 0);
+  t.true(worst <= 0.0005 + 1e-9, `each point is the stored watts to the milliwatt (worst ${worst})`);
+  // The cards: each domain's watts over the last second, as the page shows them.
+  await page.waitForTimeout(1000 - Math.min(1000, x[x.length - 1] - x[0])); // a full second to average
+  const shown = await page.$$eval('.card', (cards) => cards.map((c) => [(c as HTMLElement).dataset.domain!, c.querySelector('[data-watts]')!.textContent!]));
+  t.is(shown.length, 5);
+  for (const [domain, text] of shown) {
+    t.true(Math.abs(Number(text) - WATTS[domain]) <= 0.02 * WATTS[domain], `${domain}: ${text} W shown, ${WATTS[domain]} W written`);
+  }
+  t.deepEqual(errors, []);
+});
+
+test.serial('a power step on the fake tree is drawn within 200 ms of the write', async (t) => {
+  const { sampler, served, writer } = await serving(t);
+  const clock = samplerClock(sampler);
+  const { page, errors } = await livePage(t, served.url);
+  await page.waitForFunction(() => (globalThis as any).wattmeterLive.draws.count > 5);
+  await writer.setWatts('package-0', 80);
+  // The first write at the new power: every write after setWatts's own booking of the old one.
+  const record = (await writer.record())['package-0'];
+  let step = record.counts.length - 1;
+  const rate = (i: number) => ((record.counts[i] - record.counts[i - 1]) * record.unitUj) / ((record.afterMs[i] - record.afterMs[i - 1]) * 1000);
+  while (step > 1 && rate(step - 1) > 50) step--;
+  const writtenMs = record.afterMs[step] + clock.hiMs; // the latest the step could have reached the file
+  const found = await page.waitForFunction(
+    ([from]) => {
+      const live = (globalThis as any).wattmeterLive;
+      const at = live.firstAbove(0, from, 50);
+      if (Number.isNaN(at)) return false;
+      const { atMs, dataMs, count } = live.draws;
+      for (let k = Math.max(0, count - atMs.length); k < count; k++) if (dataMs[k % atMs.length] >= at) return [at, atMs[k % atMs.length]];
+      return false;
+    },
+    [Math.floor(record.beforeMs[step] + clock.loMs)],
+    { timeout: 5000 },
+  );
+  const [sampleMs, drawnMs] = (await found.jsonValue()) as [number, number];
+  t.log(`step written at ${writtenMs.toFixed(1)}, sampled at ${sampleMs}, drawn at ${drawnMs}: ${(drawnMs - writtenMs).toFixed(0)} ms`);
+  t.true(sampleMs >= Math.floor(writtenMs) - 1, 'the step is drawn at the time it happened');
+  t.true(drawnMs - writtenMs <= 200, `drawn ${(drawnMs - writtenMs).toFixed(0)} ms after the write`);
+  t.deepEqual(errors, []);
+});
+
+test.serial('the page reconnects when the server restarts, and starts over from the new one', async (t) => {
+  const first = await serving(t);
+  const { page, errors } = await livePage(t, first.served.url);
+  await page.waitForFunction(() => (globalThis as any).wattmeterLive.chart?.data[0].length > 0);
+  const firstId = await page.evaluate(() => (globalThis as any).wattmeterLive.serverId);
+  await first.close();
+  await page.waitForFunction(() => document.getElementById('status')!.textContent !== 'live');
+  const second = await first.open(first.served.port);
+  const startedMs = second.sampler.nowMs();
+  await page.waitForFunction((id) => (globalThis as any).wattmeterLive.serverId !== id && (globalThis as any).wattmeterLive.chart?.data[0].length > 0, firstId, { timeout: 5000 });
+  const { x } = await chartData(page);
+  t.true(x[0] >= Math.floor(startedMs) - 1, 'only the new server\'s samples are held');
+  t.is(await page.textContent('#status'), 'live');
+  // The browser reports the refused connections while the server was down; nothing else.
+  t.deepEqual(errors.filter((e) => !/ERR_CONNECTION_REFUSED|net::ERR_/.test(e)), []);
+});
