@@ -29,6 +29,7 @@ const PEERS: readonly Peer[] = [
   { check: ['/usr/bin/python3', '-c', 'import prometheus_client.openmetrics.parser'], debian: 'python3-prometheus-client', why: 'the reference OpenMetrics parser' },
   { check: 'cc', debian: 'gcc', why: 'compiling the fake NVML library' },
   { check: 'cmake', debian: 'cmake', why: 'building the prebuilt addon as `npm pack` does' },
+  { check: '/usr/bin/chromium', debian: 'chromium', why: 'a real browser for the live page of `wattmeter serve`' },
 ];
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url)); // dist/test -> repository
