@@ -54,29 +54,38 @@ async function livePage(t: ExecutionContext, url: string): Promise<{ page: Page;
   return opened;
 }
 
-/** The chart's timestamps and first domain's watts. */
-function chartData(page: Page): Promise<{ x: number[]; y: number[] }> {
+/** The samples the page holds (timestamps, first domain's watts), and what its chart draws of them. */
+function pageData(page: Page): Promise<{ x: number[]; y: number[]; drawn: { x: number[]; y: number[] } }> {
   return page.evaluate(() => {
-    const data = (globalThis as any).wattmeterLive.chart.data;
-    return { x: Array.from(data[0] as ArrayLike<number>), y: Array.from(data[1] as ArrayLike<number>) };
+    const live = (globalThis as any).wattmeterLive;
+    const data = live.chart.data;
+    return { ...live.samples(0), drawn: { x: Array.from(data[0] as ArrayLike<number>), y: Array.from(data[1] as ArrayLike<number>) } };
   });
 }
 
-test.serial('the page loads with no console error, holds every stored sample within 2 s and shows the tree\'s watts', async (t) => {
+test.serial('the page loads with no console error, holds every stored sample within 2 s, charts every extreme of them and shows the tree\'s watts', async (t) => {
   const { sampler, served, ticks } = await serving(t);
   const { page, errors } = await browserPage(t);
   const openedMs = sampler.nowMs();
   await page.goto(served.url);
   await page.waitForTimeout(Math.max(0, 2000 - (sampler.nowMs() - openedMs)));
-  const { x, y } = await chartData(page);
-  // What the sampler stored up to the chart's newest point, folded to ms as the stream does.
+  const { x, y, drawn } = await pageData(page);
+  // What the sampler stored up to the page's newest sample, folded to ms as the stream does.
   const folded = new MillisecondFolder(sampler.domains).push(ticks());
   const expected = Array.from(folded.timestampsMs).filter((ms) => ms <= x[x.length - 1]);
-  t.true(x.length > 0 && x[x.length - 1] >= Math.floor(openedMs), `the chart reaches the moment the page opened (${x.length} points)`);
-  t.is(x.length, expected.length, 'one point per stored millisecond, none missing, none extra');
+  t.true(x.length > 0 && x[x.length - 1] >= Math.floor(openedMs), `the page reaches the moment it opened (${x.length} samples)`);
+  t.is(x.length, expected.length, 'one sample per stored millisecond, none missing, none extra');
   t.deepEqual(x, expected);
   const worst = y.reduce((w, watts, i) => Math.max(w, Math.abs(watts - folded.powerW[0][i])), 0);
-  t.true(worst <= 0.0005 + 1e-9, `each point is the stored watts to the milliwatt (worst ${worst})`);
+  t.true(worst <= 0.0005 + 1e-9, `each sample is the stored watts to the milliwatt (worst ${worst})`);
+  // The chart draws a few points per pixel column that keep every extreme: its line starts
+  // on the first sample, and has
+  // the same lowest and highest watts as the samples up to its last draw.
+  const upTo = x.indexOf(drawn.x[drawn.x.length - 1]) + 1;
+  t.true(upTo > 0, 'the chart ends on a sample');
+  t.is(drawn.x[0], x[0]);
+  t.is(Math.max(...drawn.y), Math.max(...y.slice(0, upTo)));
+  t.is(Math.min(...drawn.y), Math.min(...y.slice(0, upTo)));
   // The cards: each domain's watts over the last second, as the page shows them.
   await page.waitForTimeout(1000 - Math.min(1000, x[x.length - 1] - x[0])); // a full second to average
   const shown = await page.$$eval('.card', (cards) => cards.map((c) => [(c as HTMLElement).dataset.domain!, c.querySelector('[data-watts]')!.textContent!]));
@@ -128,7 +137,7 @@ test.serial('the page reconnects when the server restarts, and starts over from 
   const second = await first.open(first.served.port);
   const startedMs = second.sampler.nowMs();
   await page.waitForFunction((id) => (globalThis as any).wattmeterLive.serverId !== id && (globalThis as any).wattmeterLive.chart?.data[0].length > 0, firstId, { timeout: 5000 });
-  const { x } = await chartData(page);
+  const { x } = await pageData(page);
   t.true(x[0] >= Math.floor(startedMs) - 1, 'only the new server\'s samples are held');
   t.is(await page.textContent('#status'), 'live');
   // The browser reports the refused connections while the server was down; nothing else.

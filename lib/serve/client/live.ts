@@ -1,8 +1,7 @@
 // The live page's script, run in the browser (compiled by tsc like the rest, served as
 // /live.js). It keeps the last minute of every millisecond sample per domain in typed
-// arrays, receives them in batches from /events (server-sent events), and redraws the
-// charts with uPlot once per animation frame that has new data: about 20 times a second,
-// as batches come every 50 ms.
+// arrays, receives them in batches from /events (server-sent events, every 50 ms), and
+// redraws the charts with uPlot ten times a second, in an animation frame.
 /// <reference lib="dom" />
 
 type UPlot = import('uplot');
@@ -37,6 +36,9 @@ interface Health {
 }
 
 const COLORS = ['#f59e0b', '#38bdf8', '#a78bfa', '#34d399', '#f472b6', '#facc15', '#60a5fa', '#fb7185'];
+// 10 redraws a second: the chart moves 2 pixels at a time over a minute, and each redraw of
+// 60 000 points per domain costs the browser a few milliseconds (bench/serve.ts).
+const DRAW_EVERY_MS = 100;
 const CAPACITY = 1 << 16; // > 60 000: a minute at one sample per ms, with room for a late batch
 
 /**
@@ -74,6 +76,69 @@ class Window {
   }
 }
 
+/** Decimated columns, reused from draw to draw. */
+class Decimated {
+  x = new Float64Array(0);
+  y: Float64Array[] = [];
+  length = 0;
+  reserve(points: number, series: number): void {
+    if (this.x.length >= points && this.y.length === series) return;
+    this.x = new Float64Array(points);
+    this.y = Array.from({ length: series }, () => new Float64Array(points));
+  }
+  get data(): uPlot.AlignedData {
+    return [this.x.subarray(0, this.length), ...this.y.map((c) => c.subarray(0, this.length))];
+  }
+}
+
+/**
+ * What a line chart `columns` pixels wide draws of the samples: per pixel column, each
+ * series' first, lowest, highest and last value (M4: Jugel et al., VLDB 2014). Drawn, it
+ * is the same line as every sample, peaks included, at four points a pixel: a redraw
+ * costs the same whatever the rate. Columns fall on fixed instants, so scrolling does
+ * not make the line shimmer.
+ */
+function decimate(x: Float64Array, ys: Float64Array[], bucketMs: number, out: Decimated): Decimated {
+  out.reserve(4 * (Math.ceil(x.length > 0 ? (x[x.length - 1] - x[0]) / bucketMs : 0) + 2), ys.length);
+  const n = ys.length;
+  const first = new Float64Array(n);
+  const low = new Float64Array(n);
+  const high = new Float64Array(n);
+  let length = 0;
+  let from = 0;
+  const flush = (to: number) => {
+    // Samples from..to-1 share a column.
+    const t0 = x[from];
+    const t1 = x[to - 1];
+    const points = to - from === 1 ? [t0] : [t0, t0 + (t1 - t0) / 3, t0 + (2 * (t1 - t0)) / 3, t1];
+    points.forEach((t, k) => {
+      out.x[length + k] = t;
+      for (let s = 0; s < n; s++) {
+        out.y[s][length + k] = points.length === 1 ? first[s] : [first[s], low[s], high[s], ys[s][to - 1]][k];
+      }
+    });
+    length += points.length;
+  };
+  for (let i = 0; i < x.length; i++) {
+    if (i > from && Math.floor(x[i] / bucketMs) !== Math.floor(x[from] / bucketMs)) {
+      flush(i);
+      from = i;
+    }
+    for (let s = 0; s < n; s++) {
+      const v = ys[s][i];
+      if (i === from) {
+        first[s] = low[s] = high[s] = v;
+      } else {
+        if (v < low[s]) low[s] = v;
+        if (v > high[s]) high[s] = v;
+      }
+    }
+  }
+  if (x.length > 0) flush(x.length);
+  out.length = length;
+  return out;
+}
+
 const $ = <T extends HTMLElement = HTMLElement>(id: string) => document.getElementById(id) as T;
 
 let hello: Hello | undefined;
@@ -82,12 +147,15 @@ let joules: number[] = [];
 let main: UPlot | undefined;
 let compare: UPlot | undefined;
 let simpleY = new Float64Array(2 * CAPACITY);
+const mainDrawn = new Decimated();
+const compareDrawn = new Decimated();
 let dirty = false;
+let lastDrawMs = -Infinity;
 // The comparison's y range, set from its data: simple's NaN before its first scrape would leave uPlot none.
 let compareTop = 1;
 let connections = 0;
 // Each draw: when (Date.now()) and the newest sample time it drew; the tests read these.
-const draws = { atMs: new Float64Array(4096), dataMs: new Float64Array(4096), count: 0 };
+const draws = { atMs: new Float64Array(4096), dataMs: new Float64Array(4096), count: 0, costMs: 0 };
 
 function setup(h: Hello): void {
   hello = h;
@@ -163,8 +231,10 @@ function onSamples(s: Samples): void {
   for (let i = 0; i < s.t.length; i++) data.push(s.t[i], s.w.map((column) => column[i]));
   data.trim(data.last - hello.windowMs);
   joules = s.j;
-  if (!dirty) requestAnimationFrame(draw);
+  if (dirty) return;
   dirty = true;
+  // At most DRAW_EVERY_MS apart, in an animation frame.
+  setTimeout(() => requestAnimationFrame(draw), Math.max(0, lastDrawMs + DRAW_EVERY_MS - performance.now()));
 }
 
 /** Mean watts of a domain over the samples of the last windowMs up to index `to` (exclusive end). */
@@ -196,10 +266,12 @@ function simpleSeries(x: Float64Array, y: Float64Array, intervalMs: number, out:
 
 function draw(): void {
   dirty = false;
+  const began = (lastDrawMs = performance.now());
   if (!data || !hello || !main || !compare) return;
   const x = data.view(data.x);
   const ys = data.y.map((column) => data!.view(column));
-  main.setData([x, ...ys]);
+  const bucketMs = hello.windowMs / Math.max(1, Math.round(main.bbox.width / devicePixelRatio));
+  main.setData(decimate(x, ys, bucketMs, mainDrawn).data);
   const d = Number($<HTMLSelectElement>('domain').value || 0);
   const interval = Number($<HTMLSelectElement>('interval').value) * 1000;
   if (simpleY.length < x.length) simpleY = new Float64Array(2 * CAPACITY);
@@ -211,7 +283,7 @@ function draw(): void {
     if (simple[i] > peakSimple) peakSimple = simple[i];
   }
   compareTop = Math.max(peakFull, peakSimple, 1) * 1.05;
-  compare.setData([x, ys[d], simple]);
+  compare.setData(decimate(x, [ys[d], simple], bucketMs, compareDrawn).data);
   $('peaks').textContent =
     `peak in the last minute: ${fmt(peakFull, 1)} W at full resolution, ${Number.isFinite(peakSimple) ? `${fmt(peakSimple, 1)} W` : 'nothing yet'} in what simple stores (${x.length} samples against ${countScrapes(x, interval)})`;
   const cards = $('cards').children;
@@ -223,6 +295,7 @@ function draw(): void {
   const k = draws.count++ % draws.atMs.length;
   draws.atMs[k] = Date.now();
   draws.dataMs[k] = data.last;
+  draws.costMs += performance.now() - began;
 }
 
 function countScrapes(x: Float64Array, intervalMs: number): number {
@@ -290,6 +363,10 @@ Object.assign(globalThis, {
       return hello?.id;
     },
     draws,
+    /** The samples the page holds: timestamps and domain d's watts. */
+    samples(d: number): { x: number[]; y: number[] } {
+      return data ? { x: Array.from(data.view(data.x)), y: Array.from(data.view(data.y[d])) } : { x: [], y: [] };
+    },
     /** The first sample at or after fromMs whose watts in domain d exceed `above`, or NaN. */
     firstAbove(d: number, fromMs: number, above: number): number {
       if (!data) return NaN;
