@@ -8,9 +8,10 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import bcrypt from 'bcryptjs';
 import { openSampler } from '../lib/index.js';
-import { SERVE_PATHS, startServe } from '../lib/serve/server.js';
+import { ESTIMATE_BANNER, SERVE_PATHS, startServe } from '../lib/serve/server.js';
 import { spawnWattmeter, wattmeter } from '../fixtures/cli.js';
 import { get } from '../fixtures/http-client.js';
+import { FakeWriter, fakeProcStat, removeRoot, tempRoot } from '../fixtures/fake-rapl.js';
 import { fakeTree, promtoolCheckMetrics } from '../fixtures/prometheus.js';
 import { freePort } from '../fixtures/servers.js';
 
@@ -92,4 +93,28 @@ test('the page, its files and its stream ask for the same basic auth as the metr
   t.is((await get(`${origin}${SERVE_PATHS.events}`, { headers: { ...auth, Host: 'attacker.example:80' } })).status, 421);
   t.is((await get(`${origin}${SERVE_PATHS.events}`, { headers: { ...auth, Origin: 'http://attacker.example' } })).status, 403);
   t.is((await get(`${origin}/`, { headers: { ...auth, Host: `localhost:${served.port}` } })).status, 200);
+});
+
+test('on the model, the page is told the watts are an estimate and how to get a measurement', async (t) => {
+  const root = tempRoot();
+  const writer = await FakeWriter.start(fakeProcStat(root, 0.5));
+  t.teardown(async () => {
+    await writer.stop();
+    removeRoot(root);
+  });
+  const sampler = openSampler({ source: 'model', procRoot: path.join(root, 'proc'), rateHz: 100 });
+  const served = await startServe({ sampler, port: 0 });
+  t.teardown(async () => {
+    await served.close();
+    sampler.close();
+  });
+  const stream = await fetch(`${served.url.slice(0, -1)}${SERVE_PATHS.events}`);
+  const reader = stream.body!.getReader();
+  let text = '';
+  while (!/event: hello\ndata: .*\n/.test(text)) text += new TextDecoder().decode((await reader.read()).value);
+  await reader.cancel();
+  const hello = JSON.parse(/event: hello\ndata: (.*)\n/.exec(text)![1]) as { source: string; estimate: string };
+  t.is(hello.source, 'model');
+  t.is(hello.estimate, ESTIMATE_BANNER);
+  t.regex(hello.estimate, /ESTIMATE from CPU use .* not a measurement.*RAPL/);
 });

@@ -347,7 +347,11 @@ function connect(): void {
 
 $('domain').addEventListener('change', () => draw());
 $('interval').addEventListener('change', () => draw());
-addEventListener('resize', () => hello && charts(hello));
+addEventListener('resize', () => {
+  const width = Math.max(400, $('main').clientWidth);
+  main?.setSize({ width, height: main.height });
+  compare?.setSize({ width, height: compare.height });
+});
 connect();
 
 // For the tests and the benchmark, which drive this page in a real browser.
