@@ -14,6 +14,7 @@ import { get } from '../fixtures/http-client.js';
 import { FakeWriter, fakeProcStat, removeRoot, tempRoot } from '../fixtures/fake-rapl.js';
 import { fakeTree, promtoolCheckMetrics } from '../fixtures/prometheus.js';
 import { freePort } from '../fixtures/servers.js';
+import { scriptedReceiver } from '../fixtures/receiver.js';
 
 test('wattmeter serve --duration 1 serves both exporters, clean for promtool, and exits 0', async (t) => {
   const { root } = await fakeTree(t);
@@ -117,4 +118,16 @@ test('on the model, the page is told the watts are an estimate and how to get a 
   t.is(hello.source, 'model');
   t.is(hello.estimate, ESTIMATE_BANNER);
   t.regex(hello.estimate, /ESTIMATE from CPU use .* not a measurement.*RAPL/);
+});
+
+test('serve --url also pushes to a remote-write receiver, and says what it sent', async (t) => {
+  const { root } = await fakeTree(t);
+  const receiver = await scriptedReceiver(t);
+  const port = await freePort();
+  const args = ['serve', '--sysfs-root', root, '--port', String(port), '--url', receiver.url, '--push-interval-ms', '200', '--duration', '1.5'];
+  const { code, stdout, stderr } = await wattmeter(args);
+  t.is(code, 0, stderr);
+  t.true(stdout.includes(`  remote write: pushing to ${receiver.url} as job=wattmeter instance=`), stdout);
+  t.regex(stdout, /^stopped: [1-9]\d* samples sent by remote write, 0 rejected, 0 dropped$/m);
+  t.true(receiver.received.length >= 2, `${receiver.received.length} requests received`);
 });
