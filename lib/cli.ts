@@ -12,8 +12,10 @@ import { benchCommand } from './cli/bench.js';
 import { exportCommand } from './cli/export.js';
 import { doctorCommand } from './cli/doctor.js';
 import { topCommand } from './cli/top.js';
+import { serveCommand } from './cli/serve.js';
 
 const COMMAND_TABLE: Record<string, Command> = {
+  serve: serveCommand,
   domains: domainsCommand,
   read: readCommand,
   sample: sampleCommand,

@@ -4,6 +4,7 @@ import test from 'ava';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startSimpleExporter, windowPowerWatts, type Batch } from '../lib/index.js';
 import { OPENMETRICS_FORMAT, TEXT_FORMAT } from '../lib/prometheus/text.js';
+import { toMicro } from '../lib/exporters/metrics.js';
 import { DOMAIN_WATTS, Prometheus, fakeMachine, parseOpenMetrics, promtoolCheckMetrics } from '../fixtures/prometheus.js';
 import { assertBatchReadsRecord, tapTicks } from '../fixtures/truth.js';
 
@@ -27,7 +28,7 @@ test.serial('Prometheus stores one sample per scrape: the energy and power of th
   const power = await prometheus.samples('wattmeter_power_watts{exporter="simple"}', 'domain', now);
   t.deepEqual([...stored.keys()].sort(), Object.keys(DOMAIN_WATTS).sort());
   // The ticks are what the files held; each scrape stored one tick's energy since the
-  // first tick and the mean power over the second of ticks up to it, exactly.
+  // first tick and the mean power over the second of ticks up to it, to the microunit served.
   const all = tap.ticks();
   assertBatchReadsRecord(t, await writer.record(), all, clock, sampler.nowMs());
   sampler.domains.forEach((domain, d) => {
@@ -38,7 +39,7 @@ test.serial('Prometheus stores one sample per scrape: the energy and power of th
     const { stampsMs, values } = energy.get(domain.name)!;
     values.forEach((joules, j) => {
       const w = watts.get(stampsMs[j]) ?? NaN;
-      const i = e.findIndex((uj, i) => (uj - e[0]) / 1e6 === joules && Object.is(w, windowPowerWatts(sliceTicks(all, i + 1), 1000)[d]));
+      const i = e.findIndex((uj, i) => toMicro((uj - e[0]) / 1e6) === joules && Object.is(w, toMicro(windowPowerWatts(sliceTicks(all, i + 1), 1000)[d])));
       t.true(i >= 0, `${domain.name}: scrape ${j} stored ${joules} J and ${w} W, which no tick read`);
     });
   });

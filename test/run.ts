@@ -30,6 +30,7 @@ const PEERS: readonly Peer[] = [
   { check: 'cc', debian: 'gcc', why: 'compiling the fake NVML library' },
   { check: 'cmake', debian: 'cmake', why: 'building the prebuilt addon as `npm pack` does' },
   { check: 'tmux', debian: 'tmux', why: 'the live table on a real pseudo-terminal' },
+  { check: '/usr/bin/chromium', debian: 'chromium', why: 'a real browser for the live page of `wattmeter serve`' },
 ];
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url)); // dist/test -> repository

@@ -12,7 +12,10 @@ import type { AttributionExportOptions } from './attribution.js';
 import type { MultirateExporterOptions } from './multirate.js';
 import type { RemoteWriteAuth, RemoteWriteOptions } from './remote-write.js';
 
-export const DEFAULT_PORTS = { simple: 9091, multirate: 9092 } as const;
+// serve: clear of Prometheus 9090, Pushgateway 9091 (simple's), 9092 (multirate's, and
+// Kafka's), Alertmanager 9093 and 9094, Grafana 3000 and the exporters' range 9100-9999
+// (docs/serve.md).
+export const DEFAULT_PORTS = { simple: 9091, multirate: 9092, serve: 9097 } as const;
 
 // An empty value counts as unset everywhere here, as most shells make that easy.
 export const EXPORTER_OPTIONS = {
@@ -26,7 +29,7 @@ export const EXPORTER_OPTIONS = {
     min: 0,
     max: 65535,
     emptyIsUnset: true,
-    defaultDoc: `${DEFAULT_PORTS.simple} (simple), ${DEFAULT_PORTS.multirate} (multirate)`,
+    defaultDoc: `${DEFAULT_PORTS.simple} (simple), ${DEFAULT_PORTS.multirate} (multirate), ${DEFAULT_PORTS.serve} (serve)`,
     help: 'port to listen on',
   },
   webConfigFile: {
@@ -36,7 +39,7 @@ export const EXPORTER_OPTIONS = {
     kind: 'string',
     emptyIsUnset: true,
     defaultDoc: 'none: plain HTTP, no authentication',
-    help: "TLS and basic auth for /metrics, in exporter-toolkit's web config format (as node_exporter's)",
+    help: "TLS and basic auth for /metrics (and serve's page), in exporter-toolkit's web config format (as node_exporter's)",
   },
   multirateWindowMs: {
     env: 'WATTMETER_MULTIRATE_WINDOW_MS',

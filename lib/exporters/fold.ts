@@ -93,3 +93,13 @@ function trim(folded: Folded, length: number): Folded {
     length,
   };
 }
+
+/** The folder returns views of larger arrays: a copy keeps only what they show. */
+export function copyFolded(folded: Folded): Folded {
+  return {
+    timestampsMs: folded.timestampsMs.slice(),
+    energyJ: folded.energyJ.map((c) => c.slice()),
+    powerW: folded.powerW.map((c) => c.slice()),
+    length: folded.length,
+  };
+}

@@ -51,10 +51,10 @@ import { EXPOSITION_FORMATS, type ExpositionFormat } from '../prometheus/accept.
 import { serveMetrics, type MetricsServer, type MetricsServerOptions } from '../prometheus/http.js';
 import { family, formatLabels, header, sampleName } from '../prometheus/metric.js';
 import { CONTENT_TYPE, EOF, renderLines } from '../prometheus/text.js';
-import { MillisecondFolder, type Folded } from './fold.js';
+import { MillisecondFolder, copyFolded, type Folded } from './fold.js';
 import { AttributionSeries, type AttributionExportOptions } from './attribution.js';
 import { AttributionWindow } from './attribution-window.js';
-import { follow } from './follow.js';
+import { follow, type ExporterMetrics } from './follow.js';
 import { ENERGY, MULTIRATE_SAMPLES_EXPIRED, MULTIRATE_SAMPLES_SERVED, MULTIRATE_SCRAPES, POWER, SAMPLER_METRICS, domainLabels } from './metrics.js';
 
 export interface MultirateExporterOptions extends MetricsServerOptions {
@@ -127,7 +127,7 @@ export class MultirateWindow {
       if (!c.served) this.#expired += c.samples;
     }
     if (folded.length > 0) {
-      const copy = exactCopy(folded);
+      const copy = copyFolded(folded);
       const lines = (format: ExpositionFormat) => (this.#holds[format] ? this.#render(copy, format) : undefined);
       this.#chunks.push({
         lastMs: copy.timestampsMs[copy.length - 1],
@@ -176,19 +176,27 @@ export class MultirateWindow {
   }
 }
 
-/** The folder returns views of larger arrays: the window keeps only what they show. */
-function exactCopy(folded: Folded): Folded {
+/** Starts the sampler (if needed), drains it on a timer and serves /metrics. */
+export async function startMultirateExporter(options: MultirateExporterOptions): Promise<MetricsServer> {
+  const { render, stop } = multirateMetrics(options.sampler, options);
+  const server = await serveMetrics(options, render).catch((error) => {
+    stop();
+    throw error;
+  });
   return {
-    timestampsMs: folded.timestampsMs.slice(),
-    energyJ: folded.energyJ.map((c) => c.slice()),
-    powerW: folded.powerW.map((c) => c.slice()),
-    length: folded.length,
+    ...server,
+    async close() {
+      stop();
+      await server.close();
+    },
   };
 }
 
-/** Starts the sampler (if needed), drains it on a timer and serves /metrics. */
-export async function startMultirateExporter(options: MultirateExporterOptions): Promise<MetricsServer> {
-  const { sampler } = options;
+/** Follows the sampler into a window; render() is a scrape of it. */
+export function multirateMetrics(
+  sampler: Sampler,
+  options: Pick<MultirateExporterOptions, 'windowMs' | 'drainIntervalMs' | 'attribution'> = {},
+): ExporterMetrics {
   const window = new MultirateWindow(sampler.domains, options.windowMs);
   let served = 0;
   const scrapes: Record<ExpositionFormat, number> = { text: 0, openmetrics: 0 };
@@ -202,33 +210,25 @@ export async function startMultirateExporter(options: MultirateExporterOptions):
     window.add(batch);
     attribution?.window.add(attribution.series.ingest(batch.attribution));
   });
-  const server = await serveMetrics(options, (format) => {
-    const nowMs = Date.now();
-    const energy = window.scrape(nowMs, format);
-    const attributed = attribution?.window.scrape(nowMs, format) ?? { chunks: [], samples: 0 };
-    const chunks = [...energy.chunks, ...attributed.chunks];
-    served += energy.samples + attributed.samples;
-    scrapes[format]++;
-    if (!sampler.closed) stats = sampler.stats();
-    const labels = { exporter: EXPORTER };
-    // Untimestamped, after the timestamped families; `# EOF` ends an OpenMetrics exposition.
-    const self = [
-      ...SAMPLER_METRICS.map((info) => family(info, [[labels, info.value(stats)]], format)),
-      family(MULTIRATE_SAMPLES_SERVED, [[labels, served]], format),
-      family(MULTIRATE_SAMPLES_EXPIRED, [[labels, window.expiredSamples]], format),
-      family(MULTIRATE_SCRAPES, EXPOSITION_FORMATS.map((f) => [{ ...labels, format: f }, scrapes[f]] as const), format),
-      format === 'openmetrics' ? EOF : '',
-    ];
-    return { contentType: CONTENT_TYPE[format], chunks: [...chunks, Buffer.from(self.join(''))] };
-  }).catch((error) => {
-    drainer.stop();
-    throw error;
-  });
   return {
-    ...server,
-    async close() {
-      drainer.stop();
-      await server.close();
+    render(format) {
+      const nowMs = Date.now();
+      const energy = window.scrape(nowMs, format);
+      const attributed = attribution?.window.scrape(nowMs, format) ?? { chunks: [], samples: 0 };
+      served += energy.samples + attributed.samples;
+      scrapes[format]++;
+      if (!sampler.closed) stats = sampler.stats();
+      const labels = { exporter: EXPORTER };
+      // Untimestamped, after the timestamped families; `# EOF` ends an OpenMetrics exposition.
+      const self = [
+        ...SAMPLER_METRICS.map((info) => family(info, [[labels, info.value(stats)]], format)),
+        family(MULTIRATE_SAMPLES_SERVED, [[labels, served]], format),
+        family(MULTIRATE_SAMPLES_EXPIRED, [[labels, window.expiredSamples]], format),
+        family(MULTIRATE_SCRAPES, EXPOSITION_FORMATS.map((f) => [{ ...labels, format: f }, scrapes[f]] as const), format),
+        format === 'openmetrics' ? EOF : '',
+      ];
+      return { contentType: CONTENT_TYPE[format], chunks: [...energy.chunks, ...attributed.chunks, Buffer.from(self.join(''))] };
     },
+    stop: () => drainer.stop(),
   };
 }

@@ -16,7 +16,7 @@ import { EXPOSITION_FORMATS, type ExpositionFormat } from '../prometheus/accept.
 import { serveMetrics, type MetricsServer, type MetricsServerOptions } from '../prometheus/http.js';
 import type { Labels, MetricInfo } from '../prometheus/metric.js';
 import { ATTRIBUTION_FAMILIES, ATTRIBUTION_LABEL_NAMES, AttributionSeries, type AttributionExportOptions } from './attribution.js';
-import { follow } from './follow.js';
+import { follow, type ExporterMetrics } from './follow.js';
 import { ENERGY, POWER, SAMPLER_METRICS, domainLabels, toMicro } from './metrics.js';
 
 export interface SimpleExporterOptions extends MetricsServerOptions {
@@ -80,7 +80,27 @@ function instruments(format: ExpositionFormat, labels: readonly Labels[], attrib
 
 /** Starts the sampler (if needed), drains it on a timer and serves /metrics. */
 export async function startSimpleExporter(options: SimpleExporterOptions): Promise<SimpleExporter> {
-  const { sampler } = options;
+  const { registry, render, stop } = simpleMetrics(options.sampler, options);
+  const server = await serveMetrics(options, render).catch((error) => {
+    stop();
+    throw error;
+  });
+  return {
+    registry,
+    url: server.url,
+    port: server.port,
+    async close() {
+      stop();
+      await server.close();
+    },
+  };
+}
+
+/** Follows the sampler into the registries; render() is a scrape of them. */
+export function simpleMetrics(
+  sampler: Sampler,
+  options: Pick<SimpleExporterOptions, 'drainIntervalMs' | 'attribution'> = {},
+): ExporterMetrics & { registry: Registry<RegistryContentType> } {
   const labels = sampler.domains.map((domain) => domainLabels(domain, EXPORTER));
   const attributes = sampler.attribution !== undefined;
   const registries = { text: instruments('text', labels, attributes), openmetrics: instruments('openmetrics', labels, attributes) };
@@ -120,23 +140,15 @@ export async function startSimpleExporter(options: SimpleExporterOptions): Promi
   };
 
   const drainer = follow(sampler, intervalMs, collect);
-  const server = await serveMetrics(options, async (format) => {
-    snapshot();
-    const { registry } = registries[format];
-    const text = (rendered[format] ??= registry.metrics().then((t) => Buffer.from(t)));
-    return { contentType: registry.contentType, chunks: [await text] };
-  }).catch((error) => {
-    drainer.stop();
-    throw error;
-  });
   return {
     registry: registries.text.registry,
-    url: server.url,
-    port: server.port,
-    async close() {
-      drainer.stop();
-      await server.close();
+    async render(format) {
+      snapshot();
+      const { registry } = registries[format];
+      const text = (rendered[format] ??= registry.metrics().then((t) => Buffer.from(t)));
+      return { contentType: registry.contentType, chunks: [await text] };
     },
+    stop: () => drainer.stop(),
   };
 }
 

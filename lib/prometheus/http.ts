@@ -1,5 +1,6 @@
 // The small HTTP server of the scraped exporters: GET (or HEAD) /metrics and nothing
-// else, a bounded number of responses in progress, and no crash whatever clients do. A
+// else (or a few paths, see serveRoutes), a bounded number of scrapes in progress, and no
+// crash whatever clients do. A
 // client that holds connections or responses (never reading them, say) cannot shut others
 // out: see clients.ts. Optionally TLS and basic auth from an exporter-toolkit web config.
 import { X509Certificate } from 'node:crypto';
@@ -57,6 +58,28 @@ export interface MetricsServer {
   close(): Promise<void>;
 }
 
+export type Render = (format: ExpositionFormat) => MetricsBody | Promise<MetricsBody>;
+
+/**
+ * A path's own handler (a page, an event stream), called for GET and HEAD once the web
+ * config's rate limit, headers and basic auth have passed. It takes no scrape slot: it
+ * bounds its own responses.
+ */
+export type Handler = (req: IncomingMessage, res: ServerResponse) => void;
+
+/** What one server serves: scrapes on some paths, handlers on others. */
+export interface Routes {
+  metrics?: Record<string, Render>;
+  handlers?: Record<string, Handler>;
+}
+
+export interface RoutesServer {
+  /** http(s)://host:port, with the address actually bound. */
+  readonly origin: string;
+  readonly port: number;
+  close(): Promise<void>;
+}
+
 // A connection silent this long is closed (between keep-alive scrapes too).
 const IDLE_TIMEOUT_MS = 30_000;
 // A request's headers (and a TLS handshake) must arrive within this; Prometheus sends them
@@ -68,14 +91,20 @@ const MAX_CONNECTIONS = 1024;
 // takes 306 ms for 19x (bench on this project's CI machine). CPU matters more at 10 kHz.
 const GZIP_LEVEL = 1;
 
-function reply(res: ServerResponse, status: number, text: string, headers: Record<string, string> = {}): void {
+export function reply(res: ServerResponse, status: number, text: string, headers: Record<string, string> = {}): void {
   res.writeHead(status, { 'Content-Type': 'text/plain; charset=utf-8', ...headers }).end(text);
 }
 
-export async function serveMetrics(
-  options: MetricsServerOptions,
-  render: (format: ExpositionFormat) => MetricsBody | Promise<MetricsBody>,
-): Promise<MetricsServer> {
+export async function serveMetrics(options: MetricsServerOptions, render: Render): Promise<MetricsServer> {
+  const server = await serveRoutes(options, { metrics: { '/metrics': render } });
+  return { ...server, url: `${server.origin}/metrics` };
+}
+
+/** One server for several paths, every one behind the same bind, TLS, auth and limits. */
+export async function serveRoutes(options: MetricsServerOptions, routes: Routes): Promise<RoutesServer> {
+  const metrics = new Map(Object.entries(routes.metrics ?? {}));
+  const handlers = new Map(Object.entries(routes.handlers ?? {}));
+  const paths = [...handlers.keys(), ...metrics.keys()].join(', ');
   const web = options.webConfigFile === undefined ? undefined : loadWebConfig(options.webConfigFile);
   const slots = new ScrapeSlots(options.maxConcurrentScrapes ?? 10, options.maxScrapesPerClient ?? 4);
   const connections = new ConnectionGuard(MAX_CONNECTIONS, options.maxConnectionsPerClient ?? 32);
@@ -89,8 +118,12 @@ export async function serveMetrics(
     const verdict = auth && (await auth.check(req.headers.authorization));
     if (verdict === 'busy') return reply(res, 503, 'Too many logins in progress\n', { 'Retry-After': '1' });
     if (verdict === 'denied') return reply(res, 401, 'Unauthorized\n', { 'WWW-Authenticate': 'Basic realm="wattmeter", charset="UTF-8"' });
-    if ((req.url ?? '').split('?')[0] !== '/metrics') return reply(res, 404, 'Not found: try /metrics\n');
+    const path = (req.url ?? '').split('?')[0];
+    const render = metrics.get(path);
+    const handler = handlers.get(path);
+    if (!render && !handler) return reply(res, 404, `Not found: try ${paths}\n`);
     if (req.method !== 'GET' && req.method !== 'HEAD') return reply(res, 405, 'Method not allowed\n', { Allow: 'GET, HEAD' });
+    if (handler) return handler(req, res);
     const client = clientOf(req.socket.remoteAddress);
     if (!slots.take(client)) return reply(res, 503, 'Too many scrapes in progress\n', { 'Retry-After': '1' });
     // A client that does not read its response loses the connection, and its slot, at the deadline.
@@ -101,7 +134,7 @@ export async function serveMetrics(
     }); // sent, timed out, or the client went away mid-response
     let body: MetricsBody;
     try {
-      body = await render(negotiateFormat(req.headers.accept));
+      body = await render!(negotiateFormat(req.headers.accept));
     } catch (error) {
       return reply(res, 500, `${error instanceof Error ? error.message : String(error)}\n`);
     }
@@ -127,7 +160,7 @@ export async function serveMetrics(
   const address = server.address() as { address: string; port: number; family: string };
   const host = bind !== '::' && bind !== '0.0.0.0' ? bind : 'localhost';
   return {
-    url: `${tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${address.port}/metrics`,
+    origin: `${tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${address.port}`,
     port: address.port,
     async close() {
       const closed = once(server, 'close');
