@@ -2,7 +2,9 @@
 // thread reading N processes at 10 Hz and 50 cgroups at 100 Hz and the JavaScript side
 // attributing every round, in the same run, alternated (A B A B) so the machine's load
 // falls on both alike. CPU is this process's (the fake files are advanced by a writer
-// process every 100 ms, the package counters by another every ms). Prints a table;
+// process: the processes' every 100 ms, the cgroups' and /proc/stat every 10 ms, so that
+// every cgroup round sees them move as on a real machine; the package counters by another
+// every ms). Prints a table;
 // `npm run bench:attribution` (about 90 s).
 import { fork, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
@@ -79,7 +81,7 @@ const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 async function measure(processes: number, sysfsRoot: string): Promise<string> {
   const root = tempRoot('wattmeter-bench-');
   const writer: ChildProcess = fork(WRITER, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-  writer.send({ root, spec: spec(processes), periodMs: 100 });
+  writer.send({ root, spec: spec(processes), processPeriodMs: 100, cgroupPeriodMs: 10 });
   await once(writer, 'message');
   try {
     const alone: Run[] = [];
