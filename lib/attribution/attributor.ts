@@ -118,8 +118,8 @@ export class Attributor {
   readonly #domainNames: readonly string[];
   readonly #views = new Map<number, View>(); // by the slot that closes its rounds
   readonly #onEnded: (slot: number, consumer: Consumer) => void;
-  #ticksMs = new Float64Array(0);
-  #ticksUj: Float64Array[] = [];
+  readonly #ticksMs = floats();
+  readonly #ticksUj: Column<Float64Array>[];
 
   /**
    * `domains`: the indices of the batch's domains to attribute, named `domainNames`.
@@ -139,7 +139,7 @@ export class Attributor {
     const n = options.domains.length;
     if (options.processes) this.#views.set(PROCESS_ROUND_SLOT, new View('process', options.clockTicksPerSecond, n));
     if (options.cgroups) this.#views.set(CGROUP_ROUND_SLOT, new View('cgroup', 1e9, n));
-    this.#ticksUj = options.domains.map(() => new Float64Array(0));
+    this.#ticksUj = options.domains.map(floats);
   }
 
   /** Names a slot: its records count for `consumer` from its first one on. */
@@ -197,16 +197,15 @@ export class Attributor {
   }
 
   #addTicks(energy: EnergyColumns): void {
-    if (energy.timestampsMs.length === 0) return;
-    const keep = (old: Float64Array, added: Float64Array) => {
-      const from = Math.max(0, old.length - TICK_HISTORY);
-      const joined = new Float64Array(old.length - from + added.length);
-      joined.set(old.subarray(from));
-      joined.set(added, old.length - from);
-      return joined;
+    const added = energy.timestampsMs.length;
+    if (added === 0) return;
+    const keep = (column: Column<Float64Array>, values: Float64Array) => {
+      if (column.length > TICK_HISTORY) column.shift(column.length - TICK_HISTORY);
+      column.reserve(column.length + added).set(values, column.length);
+      column.length += added;
     };
-    this.#ticksMs = keep(this.#ticksMs, energy.timestampsMs);
-    this.#ticksUj = this.#domains.map((d, i) => keep(this.#ticksUj[i], energy.energyUj[d]));
+    keep(this.#ticksMs, energy.timestampsMs);
+    this.#domains.forEach((d, i) => keep(this.#ticksUj[i], energy.energyUj[d]));
   }
 
   #addRounds(cpu: Float64Array): void {
@@ -231,10 +230,11 @@ export class Attributor {
 
   /** Each domain's energy at `timeMs` into `out`, rounded to whole µJ; false until a tick at or after it. */
   #energyAt(timeMs: number, out: Float64Array): boolean {
-    const times = this.#ticksMs;
-    if (times.length === 0 || times[times.length - 1] < timeMs) return false;
+    const times = this.#ticksMs.data;
+    const count = this.#ticksMs.length;
+    if (count === 0 || times[count - 1] < timeMs) return false;
     let lo = 0;
-    let hi = times.length - 1; // first tick at or after timeMs
+    let hi = count - 1; // first tick at or after timeMs
     while (lo < hi) {
       const mid = (lo + hi) >> 1;
       if (times[mid] >= timeMs) hi = mid;
@@ -242,7 +242,7 @@ export class Attributor {
     }
     const before = Math.max(0, hi - 1);
     for (let d = 0; d < out.length; d++) {
-      const uj = this.#ticksUj[d];
+      const uj = this.#ticksUj[d].data;
       out[d] = Math.round(energyAt(timeMs, times[before], uj[before], times[hi], uj[hi]));
     }
     return true;
