@@ -204,8 +204,9 @@ void CpuTimes::linkParents() {
 
 bool CpuTimes::readEntries(std::vector<Entry>& entries, Round& round, int64_t untilNs, const bool* rootMoved) {
   const bool timed = untilNs != std::numeric_limits<int64_t>::max();
-  for (; round.next < entries.size(); round.next++) {
-    if (timed && round.next % 8 == 0 && monotonicNs() >= untilNs) return false;
+  // At least 8 reads a call, so a round still ends when cgroup rounds run late.
+  for (const size_t first = round.next; round.next < entries.size(); round.next++) {
+    if (timed && round.next > first && (round.next - first) % 8 == 0 && monotonicNs() >= untilNs) return false;
     Entry& entry = entries[round.next];
     if (rootMoved && entry.last >= 0) {
       // Unmoved since its last read: the nearest tracked ancestor (or the root) did not move.
