@@ -184,6 +184,38 @@ test('cgroups under an idle parent are not read until it moves, and lose nothing
   t.is(sampler.attribution!.totals('cgroup')!.consumers[2].cpuSeconds, 0.5 * 0.04 * 3);
 });
 
+test('process rounds cut by cgroup rounds every 1 ms still end, and every process ends at the ticks its file holds', async (t) => {
+  // 1000 processes (over a ms a round) and cgroup rounds every 1 ms: a process round is cut
+  // by cgroup rounds and resumed. (A read put off to the next round would pass too: what
+  // this checks is that cut rounds close and that no process is left unread.)
+  const processes = Array.from({ length: 1000 }, (_, i) => ({ pid: 1000 + i, name: `p${i}`, cpu: (i % 7) / 100 }));
+  const { procfs, sampler, batches } = await setUp(
+    t,
+    { cpus: 2, otherCpu: 0.25, processes, cgroups: [{ path: '/a', cpu: 0.25 }] },
+    { allProcesses: true, cgroups: true, processRateHz: 10, cgroupRateHz: 1000 },
+  );
+  // Two process intervals end (so one whole round was read) before the first write and after each.
+  const processIntervals = () => batches.reduce((n, b) => n + (b.attribution?.processes?.endMs.length ?? 0), 0);
+  const twoIntervals = async () => {
+    const seen = processIntervals();
+    while (processIntervals() < seen + 2) await sleep(10);
+  };
+  await twoIntervals();
+  for (let s = 0; s < 3; s++) {
+    procfs.advance(1); // whole ticks: 0 to 6 per process
+    await twoIntervals();
+  }
+  const batch = await settle(sampler, batches);
+  const totals = sampler.attribution!.totals('process')!;
+  const written = procfs.writes.at(-1)!;
+  const wrong = totals.consumers.filter((c) => Math.round(c.cpuSeconds * FAKE_CLOCK_TICKS) !== written.processTicks[c.consumer.pid!]);
+  t.is(totals.consumers.length, 1000);
+  t.deepEqual(wrong.map((c) => c.consumer.pid), [], 'every process ends at the ticks its file holds');
+  assertExact(t, intervals(batch.attribution!.processes!));
+  assertExact(t, intervals(batch.attribution!.cgroups!));
+  t.is(sampler.attribution!.stats().readErrors, 0);
+});
+
 test('processes appear, end (zombie, reaped) and a pid is reused: each counted up to its end, none twice', async (t) => {
   const { procfs, sampler, batches } = await setUp(
     t,
