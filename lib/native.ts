@@ -67,8 +67,12 @@ export interface NativeSampler {
    * and stopped with it. rootCgroup '' means no cgroup rounds.
    */
   openCpuTimes(options: NativeCpuTimesOptions): void;
-  /** '' when tracked from the next round on, else the errno name; startTicks for a process. */
-  trackCpu(slot: number, format: 'process' | 'cgroup2' | 'cgroup1', path: string): { error: string; startTicks: number };
+  /**
+   * '' when tracked from the next round on, else the errno name; startTicks for a process.
+   * parentSlot: a cgroup's nearest tracked ancestor, tracked before it (-1: none): a cgroup
+   * whose parent's usage did not move is not read.
+   */
+  trackCpu(slot: number, format: 'process' | 'cgroup2' | 'cgroup1', path: string, parentSlot?: number): { error: string; startTicks: number };
   untrackCpu(slot: number): void;
   /**
    * The CPU-time records waiting, column-major: n timestamps (ms since the epoch), n slots,

@@ -337,7 +337,7 @@ class SamplerWrap : public Napi::ObjectWrap<SamplerWrap> {
     return *cpu_;
   }
 
-  // trackCpu(slot, format, path): '' when tracked, else the errno name; and the start time.
+  // trackCpu(slot, format, path, parentSlot = -1): '' when tracked, else the errno name; and the start time.
   Napi::Value trackCpu(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     return guarded(env, [&]() -> Napi::Value {
@@ -348,8 +348,9 @@ class SamplerWrap : public Napi::ObjectWrap<SamplerWrap> {
       std::string name = info[1].As<Napi::String>().Utf8Value();
       CpuFormat format = name == "process" ? CpuFormat::ProcessStat : name == "cgroup2" ? CpuFormat::CgroupV2 : CpuFormat::CgroupV1;
       if (slot < 0 || (name != "process" && name != "cgroup2" && name != "cgroup1")) throw std::invalid_argument("trackCpu: bad slot or format");
+      int parentSlot = info.Length() > 3 && info[3].IsNumber() ? info[3].As<Napi::Number>().Int32Value() : -1;
       uint64_t startTicks = 0;
-      int err = cpu(env).track(slot, format, info[2].As<Napi::String>().Utf8Value(), startTicks);
+      int err = cpu(env).track(slot, format, info[2].As<Napi::String>().Utf8Value(), parentSlot, startTicks);
       Napi::Object result = Napi::Object::New(env);
       result.Set("error", err ? errnoName(err) : std::string());
       result.Set("startTicks", static_cast<double>(startTicks));

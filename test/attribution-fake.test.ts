@@ -157,6 +157,65 @@ test('cgroups: nested ones each get their own time, in ns; a removed one ends an
   t.is(totals.consumers[0].cpuSeconds, 0.75 * 0.04 * 5, "/a's cpuSeconds are inclusive, as the kernel counts them");
 });
 
+test('cgroups under an idle parent are not read until it moves, and lose nothing: the step a child wakes in is its interval', async (t) => {
+  // /c and /c/y idle: the root moves (/a), /c is read and did not, so /c/y is skipped; then /c/y burns.
+  const { procfs, sampler, batches } = await setUp(
+    t,
+    { cpus: 2, otherCpu: 0.25, cgroups: [{ path: '/a', cpu: 0.25 }, { path: '/c', cpu: 0 }, { path: '/c/y', cpu: 0 }] },
+    { cgroups: true, cgroupRateHz: 10 },
+  );
+  for (let s = 0; s < 3; s++) await step(sampler, procfs, 0.04);
+  procfs.setCpu('/c/y', 0.5);
+  for (let s = 0; s < 3; s++) await step(sampler, procfs, 0.04);
+  const batch = await settle(sampler, batches);
+  const [a, c, y] = batch.attribution!.consumers;
+  t.deepEqual([a.id, c.id, y.id], ['/a', '/c', '/c/y']);
+  const list = intervals(batch.attribution!.cgroups!);
+  assertExact(t, list);
+  const woken = list.filter((iv) => iv.gained.has(y.index));
+  t.is(woken.length, 3, '/c/y has a row in each step it burned, none before');
+  for (const iv of woken) {
+    // Per step: /a 10 ms, /c/y 20 ms, the rest 10 ms; /c's usage is /c/y's, its own 0.
+    t.is(Math.round(iv.gained.get(y.index)!.cpuS * 1e6), 20_000, '/c/y: the 20 ms written in this step');
+    t.is(iv.gained.get(y.index)!.uj, Math.floor(iv.measuredUj / 2), '/c/y: 2 of 4');
+    t.is(iv.gained.get(a.index)!.uj, Math.floor(iv.measuredUj / 4), '/a: 1 of 4');
+    t.is(iv.gained.get(c.index)?.uj ?? 0, 0, '/c: none of its own');
+  }
+  t.is(sampler.attribution!.totals('cgroup')!.consumers[2].cpuSeconds, 0.5 * 0.04 * 3);
+});
+
+test('process rounds cut by cgroup rounds every 1 ms still end, and every process ends at the ticks its file holds', async (t) => {
+  // 1000 processes (over a ms a round) and cgroup rounds every 1 ms: a process round is cut
+  // by cgroup rounds and resumed. (A read put off to the next round would pass too: what
+  // this checks is that cut rounds close and that no process is left unread.)
+  const processes = Array.from({ length: 1000 }, (_, i) => ({ pid: 1000 + i, name: `p${i}`, cpu: (i % 7) / 100 }));
+  const { procfs, sampler, batches } = await setUp(
+    t,
+    { cpus: 2, otherCpu: 0.25, processes, cgroups: [{ path: '/a', cpu: 0.25 }] },
+    { allProcesses: true, cgroups: true, processRateHz: 10, cgroupRateHz: 1000 },
+  );
+  // Two process intervals end (so one whole round was read) before the first write and after each.
+  const processIntervals = () => batches.reduce((n, b) => n + (b.attribution?.processes?.endMs.length ?? 0), 0);
+  const twoIntervals = async () => {
+    const seen = processIntervals();
+    while (processIntervals() < seen + 2) await sleep(10);
+  };
+  await twoIntervals();
+  for (let s = 0; s < 3; s++) {
+    procfs.advance(1); // whole ticks: 0 to 6 per process
+    await twoIntervals();
+  }
+  const batch = await settle(sampler, batches);
+  const totals = sampler.attribution!.totals('process')!;
+  const written = procfs.writes.at(-1)!;
+  const wrong = totals.consumers.filter((c) => Math.round(c.cpuSeconds * FAKE_CLOCK_TICKS) !== written.processTicks[c.consumer.pid!]);
+  t.is(totals.consumers.length, 1000);
+  t.deepEqual(wrong.map((c) => c.consumer.pid), [], 'every process ends at the ticks its file holds');
+  assertExact(t, intervals(batch.attribution!.processes!));
+  assertExact(t, intervals(batch.attribution!.cgroups!));
+  t.is(sampler.attribution!.stats().readErrors, 0);
+});
+
 test('processes appear, end (zombie, reaped) and a pid is reused: each counted up to its end, none twice', async (t) => {
   const { procfs, sampler, batches } = await setUp(
     t,

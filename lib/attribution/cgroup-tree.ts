@@ -1,7 +1,7 @@
 // Where the cgroups' CPU time is, below a cgroup root: which hierarchy to read (cgroup v2's
 // cpu.stat usage_usec, or cgroup v1's cpuacct.usage where the machine mounts v1, as
 // hybrid systems do with a v2 `unified` subtree beside), and the cgroups to a depth.
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, type Dirent } from 'node:fs';
 import path from 'node:path';
 import { usageError } from '../errors.js';
 
@@ -38,21 +38,16 @@ export function listCgroups(hierarchy: CgroupHierarchy, depth: number): string[]
   const found: string[] = [];
   const walk = (relative: string, level: number) => {
     if (level > depth) return;
-    let names: string[];
+    let entries: Dirent[];
     try {
-      names = readdirSync(path.join(hierarchy.mount, relative));
+      // The entry types come with the names (cgroupfs gives them): no stat per file.
+      entries = readdirSync(path.join(hierarchy.mount, relative), { withFileTypes: true });
     } catch {
       return; // removed while walking
     }
-    for (const name of names) {
-      const child = `${relative}/${name}`;
-      let isDirectory = false;
-      try {
-        isDirectory = statSync(path.join(hierarchy.mount, child)).isDirectory();
-      } catch {
-        continue;
-      }
-      if (!isDirectory) continue;
+    for (const entry of entries) {
+      if (!entry.isDirectory()) continue;
+      const child = `${relative}/${entry.name}`;
       found.push(child);
       walk(child, level + 1);
     }

@@ -23,18 +23,27 @@ export interface Split {
  * attributed: an idle machine's energy is nobody's.
  */
 export function splitEnergy(measuredUj: number, systemBusy: number, busy: ArrayLike<number>): Split {
+  const parts = new Float64Array(busy.length);
+  const unattributedUj = splitEnergyInto(measuredUj, systemBusy, busy, busy.length, parts);
+  return { partsUj: Array.from(parts), unattributedUj };
+}
+
+/** splitEnergy of busy[0..n) into partsUj[0..n), allocating nothing; returns the unattributed rest. */
+export function splitEnergyInto(measuredUj: number, systemBusy: number, busy: ArrayLike<number>, n: number, partsUj: Float64Array): number {
   let sum = 0;
-  for (let i = 0; i < busy.length; i++) sum += Math.max(0, busy[i]);
+  for (let i = 0; i < n; i++) sum += Math.max(0, busy[i]);
   const whole = Math.max(systemBusy, sum);
-  const partsUj = new Array<number>(busy.length).fill(0);
-  if (!(whole > 0) || !(measuredUj > 0)) return { partsUj, unattributedUj: Math.max(0, measuredUj) };
+  if (!(whole > 0) || !(measuredUj > 0)) {
+    partsUj.fill(0, 0, n);
+    return Math.max(0, measuredUj);
+  }
   let given = 0;
-  for (let i = 0; i < busy.length; i++) {
+  for (let i = 0; i < n; i++) {
     // floor keeps every part whole and their sum at most the measured energy.
     partsUj[i] = Math.floor((measuredUj * Math.max(0, busy[i])) / whole);
     given += partsUj[i];
   }
-  return { partsUj, unattributedUj: measuredUj - given };
+  return measuredUj - given;
 }
 
 /**
@@ -44,10 +53,16 @@ export function splitEnergy(measuredUj: number, systemBusy: number, busy: ArrayL
  * (-1 for none).
  */
 export function exclusiveBusy(busy: ArrayLike<number>, parent: ArrayLike<number>): Float64Array {
-  const own = Float64Array.from(busy as ArrayLike<number>);
-  for (let i = 0; i < busy.length; i++) if (parent[i] >= 0) own[parent[i]] -= busy[i];
-  for (let i = 0; i < own.length; i++) own[i] = Math.max(0, own[i]);
+  const own = new Float64Array(busy.length);
+  exclusiveBusyInto(busy, parent, busy.length, own);
   return own;
+}
+
+/** exclusiveBusy of busy[0..n) into own[0..n), allocating nothing. */
+export function exclusiveBusyInto(busy: ArrayLike<number>, parent: ArrayLike<number>, n: number, own: Float64Array): void {
+  for (let i = 0; i < n; i++) own[i] = busy[i];
+  for (let i = 0; i < n; i++) if (parent[i] >= 0) own[parent[i]] -= busy[i];
+  for (let i = 0; i < n; i++) own[i] = Math.max(0, own[i]);
 }
 
 /** The energy of a cumulative counter at `timeMs`, linear between ticks around it. */

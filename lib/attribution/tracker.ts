@@ -210,7 +210,8 @@ export class SamplerAttribution implements Attribution {
       if (this.#cgroups.has(cgroup)) continue;
       const slot = this.#nextSlot++;
       const file = path.join(hierarchy.mount, cgroup, hierarchy.file);
-      const { error } = this.#native.trackCpu(slot, hierarchy.version === 2 ? 'cgroup2' : 'cgroup1', file);
+      const parentSlot = this.#cgroups.get(cgroup.slice(0, cgroup.lastIndexOf('/'))) ?? -1;
+      const { error } = this.#native.trackCpu(slot, hierarchy.version === 2 ? 'cgroup2' : 'cgroup1', file, parentSlot);
       if (error === 'ENOENT' || error === 'ESRCH') continue; // removed before we looked
       if (error) {
         this.#warn(`cannot read ${file} (${error}): cgroup ${cgroup} is not attributed. Run as root to read every cgroup.`, `cgroup ${error}`);
@@ -218,7 +219,6 @@ export class SamplerAttribution implements Attribution {
       }
       const generation = (this.#cgroupGenerations.get(cgroup) ?? 0) + 1;
       this.#cgroupGenerations.set(cgroup, generation);
-      const parent = cgroup.slice(0, cgroup.lastIndexOf('/'));
       this.#cgroups.set(cgroup, slot);
       this.#attributor.addConsumer(
         slot,
@@ -230,7 +230,7 @@ export class SamplerAttribution implements Attribution {
           depth: cgroup.split('/').length - 1,
           endedMs: NaN,
         },
-        this.#cgroups.get(parent) ?? -1,
+        parentSlot,
       );
     }
   }
