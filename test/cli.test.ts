@@ -155,6 +155,7 @@ test('bench --json reports the fields researchers rely on', async (t) => {
   t.true(periods > 1800 && periods < 2200, `${r.ticks} ticks + ${r.overruns} overruns in 2 s at 1 kHz`);
   t.true(r.achievedRateHz <= 1010 && Math.abs(r.achievedRateHz - r.ticks / 2) < 100, `achieved ${r.achievedRateHz} Hz`);
   t.is(r.dropped, 0);
+  t.true(r.settings.includes('timer slack 1 ns'), JSON.stringify(r.settings));
   t.true(r.latenessUs.p50 <= r.latenessUs.p99 && r.latenessUs.p99 <= r.latenessUs.max);
   t.true(r.cpuPercent > 0 && r.cpuPercent < 100);
   // The writer updates about every millisecond, like RAPL: changes well below the tick rate.
