@@ -138,7 +138,7 @@ async function remoteWrite(batch: Batch): Promise<void> {
   const [oursMs, theirsMs] = await fastest(15, ours, theirs);
   const bytes = ours().reduce((n, b) => n + b.length, 0);
   console.log(`remote write: the same ${fmt(samples)} samples in ${requests.length} requests, ${fmt(bytes / 1e6, 2)} MB compressed`);
-  console.log(`  wattmeter (queue columns -> protobufjs Writer -> snappy): ${fmt(oursMs, 1)} ms = ${fmt(samples / oursMs / 1000, 2)} M samples/s`);
+  console.log(`  wattmeter (queue columns -> one buffer -> snappy):        ${fmt(oursMs, 1)} ms = ${fmt(samples / oursMs / 1000, 2)} M samples/s`);
   console.log(`  prometheus-remote-write (serialize -> snappyjs):          ${fmt(theirsMs, 1)} ms = ${fmt(samples / theirsMs / 1000, 2)} M samples/s`);
   console.log(`  ratio: ${fmt(theirsMs / oursMs, 2)}x (target >= 2)`);
 }
