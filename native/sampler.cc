@@ -182,12 +182,21 @@ void Sampler::run() {
   }
 }
 
+// Ms since the epoch as a double, whose step is about 0.24 us today: its whole part is
+// always the tick's own millisecond. The nearest double to a time less than 0.12 us before
+// a millisecond's end is the next millisecond; the one just below is taken instead.
+double Sampler::wallMs(int64_t monotonicNs) const {
+  const int64_t ns = monotonicNs + realtimeOffsetNs_;
+  const double ms = static_cast<double>(ns / kNsPerMs);
+  const double stamp = ms + static_cast<double>(ns % kNsPerMs) / 1e6;
+  return stamp < ms + 1 ? stamp : std::nextafter(ms + 1, 0.0);
+}
+
 void Sampler::tick(int64_t nowNs) {
   // Wall-clock time derived from the monotonic clock, so timestamps always rise even when
   // the system clock is stepped.
-  record_[0] = static_cast<double>(nowNs + realtimeOffsetNs_) / 1e6;
-  // As the exporters fold: on the same double, so this counts exactly the ticks they fold.
-  double ms = std::floor(record_[0]);
+  record_[0] = wallMs(nowNs);
+  const int64_t ms = (nowNs + realtimeOffsetNs_) / kNsPerMs;  // what the exporters fold on
   if (ms == lastMs_) bump(sharingMs_);
   lastMs_ = ms;
   for (size_t i = 0; i < domains_.size(); i++) {

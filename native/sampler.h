@@ -59,7 +59,7 @@ class Sampler {
 
   // Now, on the clock of the tick timestamps (ms since the epoch): lets a consumer place
   // its own events among the ticks exactly, whatever the system clock did since open.
-  double nowMs() const { return static_cast<double>(monotonicNs() + realtimeOffsetNs_) / 1e6; }
+  double nowMs() const { return wallMs(monotonicNs()); }
 
  private:
   struct Setup {
@@ -68,6 +68,7 @@ class Sampler {
     std::vector<std::string> notes;     // asked for and not in force, and why
   };
   Setup setUpThread();
+  double wallMs(int64_t monotonicNs) const;
   void run();
   void sleepUntil(int64_t deadlineNs);
   void tick(int64_t nowNs);
@@ -80,7 +81,7 @@ class Sampler {
   Ring ring_;
   std::vector<double> record_;  // the tick being built (sampler thread)
   std::vector<double> last_;    // each domain's previous value (sampler thread)
-  double lastMs_ = -1;          // the previous tick's millisecond (sampler thread)
+  int64_t lastMs_ = -1;         // the previous tick's millisecond (sampler thread)
 
   // Written by the sampler thread only, read by stats(). Relaxed: each is a count read on
   // its own, nothing else is published through it, and stop() joins the thread before
