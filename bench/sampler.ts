@@ -12,7 +12,7 @@
 // a rate that fails is tried up to three times, since the machine is shared.
 import { execFile, execFileSync, spawn } from 'node:child_process';
 import { promisify } from 'node:util';
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { cpus, loadavg, release } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -27,6 +27,7 @@ interface Run {
   overruns: number;
   latenessUs: { p50: number; p99: number; max: number };
   cpuPercent: number; // of one core, this process only (the writer is another process)
+  threadCpuPercent: number; // of one core, the sampler thread alone
   cpuPerTickUs: number;
   realtime: boolean;
   settings: string[];
@@ -50,11 +51,14 @@ async function cpuPercentOf(body: () => Promise<void>): Promise<number> {
 
 async function nativeRun(sysfsRoot: string, rateHz: number, seconds: number, realtime = false): Promise<Run> {
   using sampler = openSampler({ sysfsRoot, rateHz, realtime });
+  let threadCpuPercent = NaN;
   const cpuPercent = await cpuPercentOf(async () => {
     sampler.start();
+    const [threadNs, wallMs] = [samplerThreadCpuNs(), performance.now()];
     const drainer = setInterval(() => sampler.drain(), 100);
     await sleep(seconds * 1000);
     clearInterval(drainer);
+    threadCpuPercent = ((samplerThreadCpuNs() - threadNs) / 1e6 / (performance.now() - wallMs)) * 100;
     sampler.stop();
   });
   sampler.drain();
@@ -66,10 +70,20 @@ async function nativeRun(sysfsRoot: string, rateHz: number, seconds: number, rea
     overruns: s.overruns,
     latenessUs: s.latenessUs,
     cpuPercent,
+    threadCpuPercent,
     cpuPerTickUs: (cpuPercent / 100 / s.achievedRateHz) * 1e6,
     realtime: s.realtime,
     settings: s.settings,
   };
+}
+
+/** CPU time the sampler thread (named wattmeter) has run, ns (/proc schedstat: exact, not ticks). */
+function samplerThreadCpuNs(): number {
+  for (const task of readdirSync('/proc/self/task')) {
+    const dir = `/proc/self/task/${task}`;
+    if (readFileSync(`${dir}/comm`, 'utf8').trim() === 'wattmeter') return Number(readFileSync(`${dir}/schedstat`, 'utf8').split(' ')[0]);
+  }
+  return NaN;
 }
 
 function quantile(sorted: Float64Array, q: number): number {
@@ -118,6 +132,7 @@ async function jsRun(files: string[], rateHz: number, seconds: number): Promise<
     overruns,
     latenessUs: { p50: us(quantile(sorted, 0.5)), p99: us(quantile(sorted, 0.99)), max: us(sorted.at(-1) ?? 0) },
     cpuPercent,
+    threadCpuPercent: NaN,
     cpuPerTickUs: (cpuPercent / 100 / (ticks / seconds)) * 1e6,
     realtime: false,
     settings: [],
@@ -237,7 +252,11 @@ try {
     }
     row(`${rate}: CPU (% of one core)`, f(native.cpuPercent, 2), f(fifo.cpuPercent, 2), f(js.cpuPercent, 2), `${f(js.cpuPercent / native.cpuPercent, 1)}x less`);
     row(`${rate}: CPU per tick (us)`, f(native.cpuPerTickUs, 1), f(fifo.cpuPerTickUs, 1), f(js.cpuPerTickUs, 1), `${f(js.cpuPerTickUs / native.cpuPerTickUs, 1)}x less`);
-    if (floor) row(`${rate}: CPU floor, bare C loop (%)`, f(floorCpuPercent, 2), '', '', `native ${f(native.cpuPercent / floorCpuPercent, 2)}x it`);
+    row(`${rate}: CPU, sampler thread (%)`, f(native.threadCpuPercent, 2), f(fifo.threadCpuPercent, 2), '');
+    if (floor) {
+      row(`${rate}: CPU floor, bare C loop (%)`, f(floorCpuPercent, 2), '', '', `native ${f(native.cpuPercent / floorCpuPercent, 2)}x it`);
+      row('', '', '', '', `thread ${f(native.threadCpuPercent / floorCpuPercent, 2)}x it`);
+    }
     if (!fifo.realtime) console.log(`  (SCHED_FIFO was refused at ${rate}: the "native FIFO" column ran without it)`);
   }
   if (floor) await latenessAgainstFloor(floor);
