@@ -68,8 +68,10 @@ std::string requestShortSlice() {
   if (attr.runtime == kSliceNs) return "";
   utsname kernel{};
   uname(&kernel);
-  return what + "the kernel (Linux " + kernel.release + ") reports a slice of " + std::to_string(attr.runtime / 1000) +
-         " us; a waking sampler may wait for a busy CPU's slice";
+  const std::string reported = attr.runtime == 0 ? "has no custom slices"
+                                                : "reports a slice of " + std::to_string(attr.runtime / 1000) + " us";
+  return what + "the kernel (Linux " + kernel.release + ") " + reported +
+         "; a waking sampler may wait out a busy CPU's slice (a few ms)";
 }
 
 }  // namespace
@@ -185,8 +187,8 @@ void Sampler::run() {
 // Ms since the epoch as a double, whose step is about 0.24 us today: its whole part is
 // always the tick's own millisecond. The nearest double to a time less than 0.12 us before
 // a millisecond's end is the next millisecond; the one just below is taken instead.
-double Sampler::wallMs(int64_t monotonicNs) const {
-  const int64_t ns = monotonicNs + realtimeOffsetNs_;
+double Sampler::wallMs(int64_t nowNs) const {
+  const int64_t ns = nowNs + realtimeOffsetNs_;
   const double ms = static_cast<double>(ns / kNsPerMs);
   const double stamp = ms + static_cast<double>(ns % kNsPerMs) / 1e6;
   return stamp < ms + 1 ? stamp : std::nextafter(ms + 1, 0.0);

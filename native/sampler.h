@@ -68,7 +68,7 @@ class Sampler {
     std::vector<std::string> notes;     // asked for and not in force, and why
   };
   Setup setUpThread();
-  double wallMs(int64_t monotonicNs) const;
+  double wallMs(int64_t nowNs) const;  // CLOCK_MONOTONIC ns to the ticks' ms since the epoch
   void run();
   void sleepUntil(int64_t deadlineNs);
   void tick(int64_t nowNs);
