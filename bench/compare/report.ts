@@ -113,7 +113,10 @@ function conclusions(c: Comparison) {
       `millisecond (completeness ${completeness('multirate')} and ${completeness('remote_write')}). Ticks that shared a millisecond ` +
       `with the tick before, folded into one sample (nothing is lost: the energy counter carries them), at 1000 Hz and below: ` +
       `${sharedAtMost1k('multirate')} (multirate) and ${sharedAtMost1k('remote_write')} (remote write) over all the steady spans; ` +
-      `the sampler's deadlines fall on whole milliseconds, so a tick keeps its millisecond however late it wakes. ` +
+      `the sampler's deadlines fall on whole milliseconds, so a tick keeps its millisecond however late it wakes. That count ` +
+      `is exact; completeness is not quite: it sets the stored samples, counted on their own timestamps, against the ` +
+      `sampler's tick counter as the pull strategies' scrapes read it (stamped with the scrape's start, read when the request ` +
+      `arrives, later on a busy machine), off by up to about 1 % over a 20 s span (a sampled rate above the sampling rate shows it). ` +
       (overflowed.length > 0
         ? overflowed
             .map((name) => `**${NAMES[name]} dropped ticks in ${list(droppedCells(name))}: the sampler's ring (10 s of ticks, at least ` +
