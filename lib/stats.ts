@@ -70,6 +70,15 @@ export const STATS_FIELDS = {
     type: 'number', from: 'native',
     metrics: [{ name: 'wattmeter_sampler_read_errors_total', type: 'counter', help: 'Failed counter reads.' }],
   },
+  /**
+   * Ticks whose timestamp fell in the same millisecond as the tick before: the timestamped
+   * exporters (multirate, remote write) fold them into one sample. Every tick but one per
+   * millisecond above 1 kHz; at 1 kHz and below, none unless the thread woke late.
+   */
+  ticksSharingMs: {
+    type: 'number', from: 'native',
+    metrics: [{ name: 'wattmeter_sampler_ticks_sharing_millisecond_total', type: 'counter', help: 'Ticks in the same millisecond as the tick before (folded into one sample by timestamped exporters).' }],
+  },
   /** Seconds the thread has been sampling (sum over start/stop periods). */
   elapsedS: { type: 'number', from: 'native' },
   /** How late the thread woke behind its deadlines, in microseconds. */
@@ -87,7 +96,9 @@ export const STATS_FIELDS = {
   effectiveResolutionHz: { type: 'perDomain', from: 'derived' },
   /** SCHED_FIFO actually in effect. */
   realtime: { type: 'boolean', from: 'native' },
-  /** E.g. why realtime scheduling was refused. */
+  /** The sampler thread's scheduling settings in force (timer slack, EEVDF slice, SCHED_FIFO). */
+  settings: { type: 'strings', from: 'native' },
+  /** Settings asked for and not in force, and why; e.g. why realtime scheduling was refused. */
   notes: { type: 'strings', from: 'native' },
 } as const satisfies Record<string, StatsFieldSpec>;
 

@@ -193,10 +193,12 @@ const struct {
     {"dropped", statsMember<&SamplerStats::dropped>},
     {"overruns", statsMember<&SamplerStats::overruns>},
     {"readErrors", statsMember<&SamplerStats::readErrors>},
+    {"ticksSharingMs", statsMember<&SamplerStats::ticksSharingMs>},
     {"elapsedS", statsMember<&SamplerStats::elapsedS>},
     {"latenessUs", latenessObject},
     {"changes", statsMember<&SamplerStats::changes>},
     {"realtime", statsMember<&SamplerStats::realtime>},
+    {"settings", statsMember<&SamplerStats::settings>},
     {"notes", statsMember<&SamplerStats::notes>},
 };
 

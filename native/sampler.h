@@ -30,10 +30,12 @@ struct SamplerStats {
   uint64_t dropped;    // lost because the ring was full
   uint64_t overruns;   // deadlines missed entirely
   uint64_t readErrors;
+  uint64_t ticksSharingMs;  // ticks in the same millisecond as the tick before
   double elapsedS;     // time spent running, over every start/stop
   double latenessP50Us, latenessP99Us, latenessMaxUs;
   std::vector<uint64_t> changes;  // per domain: ticks whose value differed from the last
   bool realtime;                  // SCHED_FIFO in effect
+  std::vector<std::string> settings;  // the sampler thread's scheduling settings in force
   std::vector<std::string> notes;
 };
 
@@ -57,15 +59,17 @@ class Sampler {
 
   // Now, on the clock of the tick timestamps (ms since the epoch): lets a consumer place
   // its own events among the ticks exactly, whatever the system clock did since open.
-  double nowMs() const { return static_cast<double>(monotonicNs() + realtimeOffsetNs_) / 1e6; }
+  double nowMs() const { return wallMs(monotonicNs()); }
   int64_t clockOffsetNs() const { return realtimeOffsetNs_; }  // CLOCK_REALTIME - CLOCK_MONOTONIC at open
 
  private:
   struct Setup {
     bool realtime;
-    std::string note;
+    std::vector<std::string> settings;  // in force
+    std::vector<std::string> notes;     // asked for and not in force, and why
   };
   Setup setUpThread();
+  double wallMs(int64_t nowNs) const;  // CLOCK_MONOTONIC ns to the ticks' ms since the epoch
   void run();
   void sleepUntil(int64_t deadlineNs);
   void tick(int64_t nowNs);
@@ -78,11 +82,12 @@ class Sampler {
   Ring ring_;
   std::vector<double> record_;  // the tick being built (sampler thread)
   std::vector<double> last_;    // each domain's previous value (sampler thread)
+  int64_t lastMs_ = -1;         // the previous tick's millisecond (sampler thread)
 
   // Written by the sampler thread only, read by stats(). Relaxed: each is a count read on
   // its own, nothing else is published through it, and stop() joins the thread before
   // the final values matter.
-  std::atomic<uint64_t> ticks_{0}, dropped_{0}, overruns_{0}, readErrors_{0};
+  std::atomic<uint64_t> ticks_{0}, dropped_{0}, overruns_{0}, readErrors_{0}, sharingMs_{0};
   std::unique_ptr<std::atomic<uint64_t>[]> changes_;
   Histogram lateness_;
 
@@ -94,6 +99,7 @@ class Sampler {
   // JavaScript thread only.
   bool running_ = false;
   bool realtime_ = false;
+  std::vector<std::string> settings_;
   std::vector<std::string> notes_;
   int64_t startedNs_ = 0;
   int64_t elapsedNs_ = 0;

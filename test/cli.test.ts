@@ -202,6 +202,7 @@ test('bench --json reports the fields researchers rely on', async (t) => {
   t.true(Math.abs(r.ticks + r.overruns - deadlines) <= overtaken, `${r.ticks} ticks + ${r.overruns} overruns in ${r.elapsedS} s at 1 kHz, max lateness ${r.latenessUs.max} us`);
   t.true(Math.abs(r.achievedRateHz - r.ticks / r.elapsedS) < 1e-6, `achieved ${r.achievedRateHz} Hz`);
   t.is(r.dropped, 0);
+  t.true(r.settings.includes('timer slack 1 ns'), JSON.stringify(r.settings));
   t.true(r.latenessUs.p50 <= r.latenessUs.p99 && r.latenessUs.p99 <= r.latenessUs.max);
   t.true(r.cpuPercent > 0 && r.cpuPercent < 100);
   // The writer updates about every millisecond, like RAPL: changes well below the tick rate.

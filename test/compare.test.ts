@@ -21,7 +21,7 @@ function runQuick(out: string): Promise<{ code: number; output: string }> {
 
 // Every figure a report cell shows; burst and outage fields are checked apart.
 const FIGURES = [
-  'sampledPerS', 'storedPerS', 'completeness', 'droppedPerS', 'maxGapMs', 'meanPowerW', 'ratePowerW', 'exporterCpuPct', 'exporterPeakMiB',
+  'sampledPerS', 'storedPerS', 'completeness', 'droppedPerS', 'sharedTicks', 'maxGapMs', 'meanPowerW', 'ratePowerW', 'exporterCpuPct', 'exporterPeakMiB',
   'prometheusCpuPct', 'prometheusRssMiB', 'diskBytesPerSample', 'wireBytesPerSample', 'latencyP50Ms', 'latencyMaxMs',
   'outageMaxGapMs', 'outageLostS',
 ] as const satisfies readonly (keyof StrategyResult)[];

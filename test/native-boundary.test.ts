@@ -45,6 +45,7 @@ test("a native stats() object has exactly the keys of lib/stats.ts, and Sampler.
       ['wattmeter_sampler_dropped_ticks_total', stats.dropped],
       ['wattmeter_sampler_overruns_total', stats.overruns],
       ['wattmeter_sampler_read_errors_total', stats.readErrors],
+      ['wattmeter_sampler_ticks_sharing_millisecond_total', stats.ticksSharingMs],
       ['wattmeter_sampler_lateness_p50_seconds', stats.latenessUs.p50 / 1e6],
       ['wattmeter_sampler_lateness_p99_seconds', stats.latenessUs.p99 / 1e6],
       ['wattmeter_sampler_lateness_max_seconds', stats.latenessUs.max / 1e6],

@@ -167,6 +167,7 @@ async function readLane(
   const stored = await prometheus.points(power(strategy), first.ms, last.ms);
   const ticks = await prometheus.points(`wattmeter_sampler_ticks_total{exporter="${strategy.name}"}`, first.ms, last.ms);
   const dropped = await prometheus.points(`wattmeter_sampler_dropped_ticks_total{exporter="${strategy.name}"}`, first.ms, last.ms);
+  const shared = await prometheus.points(`wattmeter_sampler_ticks_sharing_millisecond_total{exporter="${strategy.name}"}`, first.ms, last.ms);
   const storedPerS = perSecond(stored.map(([ms], i) => [ms, i]));
   const sampledPerS = perSecond(ticks);
 
@@ -204,6 +205,7 @@ async function readLane(
     // Two rates estimated over the same span: a ratio a hair over 1 is noise, not extra samples.
     completeness: Math.min(1, storedPerS / sampledPerS),
     droppedPerS: perSecond(dropped),
+    sharedTicks: shared.length < 2 ? NaN : shared.at(-1)![1] - shared[0]![1],
     maxGapMs: maxGap(stored),
     meanPowerW: await prometheus.scalar(`avg_over_time(${power(strategy)}${range})`, last.ms),
     ratePowerW: await prometheus.scalar(`rate(${energy(strategy)}${range})`, last.ms),

@@ -63,6 +63,7 @@ async function bench(flags: Flags): Promise<void> {
     cpuPercent: ((cpu.user + cpu.system) / 1e6 / wallS) * 100,
     effectiveResolutionHz: stats.effectiveResolutionHz,
     realtime: stats.realtime,
+    settings: stats.settings,
     notes: stats.notes,
   };
   if (flags.json) return console.log(JSON.stringify(result, null, 2));
@@ -76,6 +77,7 @@ async function bench(flags: Flags): Promise<void> {
     ['cpu', `${result.cpuPercent.toFixed(2)} % of one core`],
     ['resolution', `${resolution.join(', ')} Hz (value changes per second)`],
     ['realtime', result.realtime ? 'SCHED_FIFO' : 'no'],
+    ['settings', result.settings.join(', ') || 'none'],
   ]);
   warn(result.notes);
 }

@@ -65,6 +65,6 @@ export class AttributionWindow {
     if (!prefixes) this.#prefixes.set(s.series, (prefixes = {}));
     const prefix = (prefixes[format] ??= s.series.labels.map((l) => Buffer.from(`${sampleName(s.series.info, format)}${formatLabels(l)} `)));
     const timestampsMs = Float64Array.from(s.timestampsMs);
-    return s.energyJ.map((joules, d) => renderLines(prefix[d], Float64Array.from(joules), timestampsMs, format));
+    return renderLines(prefix.map((p, d) => ({ prefix: p, values: Float64Array.from(s.energyJ[d]) })), timestampsMs, format);
   }
 }

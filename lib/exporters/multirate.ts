@@ -169,10 +169,12 @@ export class MultirateWindow {
 
   #render(folded: Folded, format: ExpositionFormat): Lines {
     const { energy, power } = this.#prefixes[format];
-    return {
-      energy: energy.map((prefix, d) => renderLines(prefix, folded.energyJ[d], folded.timestampsMs, format)),
-      power: power.map((prefix, d) => renderLines(prefix, folded.powerW[d], folded.timestampsMs, format)),
-    };
+    const lines = renderLines(
+      [...energy.map((prefix, d) => ({ prefix, values: folded.energyJ[d] })), ...power.map((prefix, d) => ({ prefix, values: folded.powerW[d] }))],
+      folded.timestampsMs,
+      format,
+    );
+    return { energy: lines.slice(0, energy.length), power: lines.slice(energy.length) };
   }
 }
 

@@ -189,7 +189,7 @@ test('family headers and untimestamped samples: OpenMetrics counters are named w
 test('timestamps: integer ms in the text format, seconds with exactly three decimals in OpenMetrics', (t) => {
   const ms = Float64Array.of(0, 5, 999, 1000, 1001, 1_700_000_000_000, 1_700_000_000_120, 1_799_999_999_999);
   const values = new Float64Array(ms.length).fill(1);
-  const lines = (format: ExpositionFormat) => renderLines(Buffer.from('m '), values, ms, format).toString().split('\n').slice(0, -1).map((l) => l.split(' ')[2]);
+  const lines = (format: ExpositionFormat) => renderLines([{ prefix: Buffer.from('m '), values }], ms, format)[0].toString().split('\n').slice(0, -1).map((l) => l.split(' ')[2]);
   t.deepEqual(lines('text'), ['0', '5', '999', '1000', '1001', '1700000000000', '1700000000120', '1799999999999']);
   t.deepEqual(lines('openmetrics'), ['0.000', '0.005', '0.999', '1.000', '1.001', '1700000000.000', '1700000000.120', '1799999999.999']);
 });
