@@ -2,8 +2,10 @@
 // fake powercap tree: what the page holds and shows is checked against what the sampler
 // stored and what the fake hardware recorded it wrote, never against a nominal rate.
 import test, { type ExecutionContext } from 'ava';
+import { fork } from 'node:child_process';
+import { once } from 'node:events';
 import type { Page } from 'playwright-core';
-import { concatBatches, openSampler, type Batch } from '../lib/index.js';
+import { concatBatches, openSampler, type Batch, type SamplerOptions } from '../lib/index.js';
 import { MillisecondFolder } from '../lib/exporters/fold.js';
 import { startServe } from '../lib/serve/server.js';
 import { launchChromium } from '../fixtures/browser.js';
@@ -13,7 +15,7 @@ import { samplerClock } from '../fixtures/truth.js';
 const WATTS: Record<string, number> = { 'package-0': 20, 'core-0': 12, 'uncore-0': 2, 'dram-0': 3, psys: 30 };
 
 /** A fake tree at WATTS, a 1 kHz sampler on it whose every tick the test keeps, and serve on it. */
-async function serving(t: ExecutionContext, port = 0) {
+async function serving(t: ExecutionContext, port = 0, extra: SamplerOptions = {}) {
   const root = tempRoot();
   const zones = fiveZones({ package: WATTS['package-0'], core: WATTS['core-0'], uncore: WATTS['uncore-0'], dram: WATTS['dram-0'], psys: WATTS.psys });
   // SCHED_FIFO where allowed: a stalled writer would leave the files standing still.
@@ -23,7 +25,7 @@ async function serving(t: ExecutionContext, port = 0) {
     removeRoot(root);
   });
   const open = async (onPort: number) => {
-    const sampler = openSampler({ sysfsRoot: root, source: 'powercap', rateHz: 1000 });
+    const sampler = openSampler({ sysfsRoot: root, source: 'powercap', rateHz: 1000, ...extra });
     const batches: Batch[] = [];
     sampler.subscribe((batch) => batches.push(batch), { maxDelayMs: 1000 }); // before serve starts it
     const served = await startServe({ sampler, port: onPort });
@@ -108,6 +110,8 @@ test.serial('the page loads with no console error, holds every stored sample wit
     const expected = storedWatts(sampler.domains.findIndex((dom) => dom.name === domain));
     t.true(Math.abs(Number(text) - expected) <= 0.02 * expected, `${domain}: ${text} W shown, ${expected} W stored over the second the page averaged`);
   }
+  // This sampler does not attribute: the panel says how to make it.
+  t.regex((await page.textContent('#attribution'))!, /wattmeter serve --cgroups.*--all-processes/);
   t.deepEqual(errors, []);
 });
 
@@ -157,4 +161,37 @@ test.serial('the page reconnects when the server restarts, and starts over from 
   t.is(await page.textContent('#status'), 'live');
   // The browser reports the refused connections while the server was down; nothing else.
   t.deepEqual(errors.filter((e) => !/ERR_CONNECTION_REFUSED|net::ERR_/.test(e)), []);
+});
+
+test.serial('the attribution panel lists a busy child with the joules the sampler attributed to it', async (t) => {
+  const child = fork(new URL('../fixtures/busy-child.js', import.meta.url), ['0.5'], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  t.teardown(() => void child.kill('SIGKILL'));
+  await once(child, 'message');
+  const { sampler, served } = await serving(t, 0, { pids: [child.pid!] });
+  // The sampler's totals for the child at every drain, by interval end: what the panel must show.
+  const totals = new Map<number, { joules: number; measured: number }>();
+  sampler.subscribe(() => {
+    const view = sampler.attribution!.totals('process')!;
+    const own = view.consumers.find((c) => c.consumer.pid === child.pid);
+    if (own) totals.set(view.endMs, { joules: own.energyUj[0] / 1e6, measured: view.measuredUj[0] / 1e6 });
+  });
+  const { page, errors } = await livePage(t, served.url);
+  const row = `#attribution table[data-kind="process"] tr[data-id="${child.pid}"]`;
+  await page.waitForFunction((selector) => Number(document.querySelector(selector)?.children[3].textContent) >= 5, row, { timeout: 10_000 });
+  const shown = await page.evaluate((selector) => {
+    const table = document.querySelector<HTMLElement>('#attribution table[data-kind="process"]')!;
+    const cells = Array.from(document.querySelector(selector)!.children, (c) => c.textContent!);
+    return { cells, endMs: Number(table.dataset.endMs), text: document.getElementById('attribution')!.textContent! };
+  }, row);
+  const truth = totals.get(shown.endMs);
+  t.truthy(truth, `the sampler attributed up to ${shown.endMs}, the end the panel shows`);
+  const [name, pid, watts, joules] = shown.cells; // joules to 0.1 J, at least 5 J: within 1 %
+  t.log(`shown: ${shown.cells.join(' | ')}; sampler: ${truth!.joules.toFixed(3)} J of ${truth!.measured.toFixed(3)} J measured`);
+  t.is(name, 'node');
+  t.is(pid, String(child.pid));
+  t.true(Number(watts) > 0, `${watts} W over the last second`);
+  t.true(Number(joules) <= truth!.measured, 'no more than the package measured');
+  t.true(Math.abs(Number(joules) - truth!.joules) <= 0.02 * truth!.joules, `${joules} J shown, ${truth!.joules} J attributed`);
+  t.regex(shown.text, /attributed by CPU time: an estimate/i);
+  t.deepEqual(errors, []);
 });

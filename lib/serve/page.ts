@@ -42,6 +42,8 @@ const HTML = `<!doctype html>
   .controls { display: flex; gap: 14px; align-items: center; margin: 4px 0 8px; flex-wrap: wrap; }
   select { background: #1e293b; color: #e5e7eb; border: 1px solid #334155; border-radius: 6px; padding: 2px 6px; }
   table { border-collapse: collapse; font-variant-numeric: tabular-nums; }
+  #attribution table { margin: 0 0 8px; }
+  #attribution td { padding: 1px 16px 1px 0; }
   th { text-align: left; color: #94a3b8; font-weight: 500; padding: 2px 16px 2px 0; }
   .u-legend { color: #cbd5e1; font-size: 12.5px; }
   .u-legend .u-marker { border-radius: 2px; }
@@ -82,7 +84,7 @@ const HTML = `<!doctype html>
   </div>
   <div>
     <h2>Per process and per container</h2>
-    <div class="panel" id="attribution"><p class="muted">Not measured yet: attribution of power to processes and containers comes with issue 14 and will show here.</p></div>
+    <div class="panel" id="attribution"><p class="muted">waiting for the server…</p></div>
   </div>
 </div>
 </body>

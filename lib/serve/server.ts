@@ -12,6 +12,7 @@ import { multirateMetrics } from '../exporters/multirate.js';
 import { startRemoteWriteExporter, type RemoteWriteExporter, type RemoteWriteOptions } from '../exporters/remote-write.js';
 import { LiveStream, type LiveStreamOptions } from './stream.js';
 import { pageAssets, sendAsset } from './page.js';
+import { attributionPanel } from './attribution.js';
 
 export const SERVE_PATHS = { page: '/', events: '/events', simple: '/metrics/simple', multirate: '/metrics/multirate' } as const;
 
@@ -55,6 +56,7 @@ export async function startServe(options: ServeOptions): Promise<Served> {
   const stream = new LiveStream(sampler, {
     ...options.live,
     hello: { estimate: sampler.source === 'model' ? ESTIMATE_BANNER : null, paths: describePaths(remoteWrite) },
+    attribution: attributionPanel(sampler, attribution?.top),
     health: () => ({ remoteWrite: remoteWrite ? { url: remoteWrite.redactedUrl, ...remoteWrite.stats() } : null }),
   });
   const stop = async () => {

@@ -13,6 +13,7 @@ import type { Sampler } from '../sampler.js';
 import { MillisecondFolder, copyFolded, type Folded } from '../exporters/fold.js';
 import { follow } from '../exporters/follow.js';
 import type { SamplerStats } from '../stats.js';
+import type { AttributionPanel } from './attribution.js';
 
 export interface LiveStreamOptions {
   /** How much history a page holds and gets on connecting (default 60 000 ms). */
@@ -25,11 +26,14 @@ export interface LiveStreamOptions {
   hello?: Record<string, unknown>;
   /** Extra health fields, read at each health message. */
   health?: () => Record<string, unknown>;
+  /** The attribution panel's figures, read once a second (null: the sampler does not attribute). */
+  attribution?: () => AttributionPanel;
 }
 
 // A page that has not read this much is gone or stuck: its connection is dropped.
 const MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
 const HEALTH_EVERY_MS = 1000;
+const ATTRIBUTION_EVERY_MS = 1000;
 // How long a browser waits before reconnecting after the connection drops.
 const RETRY_MS = 1000;
 
@@ -44,6 +48,9 @@ export class LiveStream {
   #hello: string;
   #health: () => Record<string, unknown>;
   #healthDueMs = 0;
+  #attribution: () => AttributionPanel;
+  #attributionDueMs = 0;
+  #lastAttribution: string;
   #stop: () => void;
 
   constructor(sampler: Sampler, options: LiveStreamOptions = {}) {
@@ -52,6 +59,8 @@ export class LiveStream {
     this.#maxClients = options.maxClients ?? 16;
     this.#folder = new MillisecondFolder(sampler.domains);
     this.#health = options.health ?? (() => ({}));
+    this.#attribution = options.attribution ?? (() => null);
+    this.#lastAttribution = event('attribution', this.#attribution());
     this.#hello = event('hello', {
       id: this.id,
       source: sampler.source,
@@ -76,7 +85,7 @@ export class LiveStream {
     res.socket?.setNoDelay(true); // a batch goes out as soon as it is written
     res.write(`retry: ${RETRY_MS}\n\n${this.#hello}`);
     const backlog = this.#chunks.length > 0 ? samplesEvent(concatFolded(this.#chunks)) : '';
-    res.write(backlog + event('health', this.#healthNow()));
+    res.write(backlog + event('health', this.#healthNow()) + this.#lastAttribution);
     this.#clients.add(res);
     res.once('close', () => this.#clients.delete(res));
   };
@@ -109,6 +118,12 @@ export class LiveStream {
     if (now >= this.#healthDueMs && this.#clients.size > 0) {
       this.#healthDueMs = now + HEALTH_EVERY_MS;
       this.#send(event('health', this.#healthNow()));
+    }
+    // Read every second whether a page is open or not: its watts are over the second before.
+    if (now >= this.#attributionDueMs) {
+      this.#attributionDueMs = now + ATTRIBUTION_EVERY_MS;
+      this.#lastAttribution = event('attribution', this.#attribution());
+      if (this.#clients.size > 0) this.#send(this.#lastAttribution);
     }
   }
 

@@ -35,6 +35,18 @@ interface Health {
   remoteWrite: { url: string; sent: number; failed: number; dropped: number } | null;
 }
 
+/** The attribution event (lib/serve/attribution.ts): null when the sampler does not attribute. */
+type Attribution = {
+  views: {
+    kind: 'process' | 'cgroup';
+    domains: string[];
+    endMs: number | null;
+    measuredJoules: number;
+    top: { name: string; id: string; watts: number | null; joules: number }[];
+    unattributed: { watts: number | null; joules: number };
+  }[];
+} | null;
+
 const COLORS = ['#f59e0b', '#38bdf8', '#a78bfa', '#34d399', '#f472b6', '#facc15', '#60a5fa', '#fb7185'];
 // 10 redraws a second: the chart moves 2 pixels at a time over a minute, and the main
 // thread stays about 12 % busy with a full minute at 1 kHz x 5 domains (bench/serve.ts).
@@ -332,6 +344,34 @@ function onHealth(h: Health): void {
   );
 }
 
+const ATTRIBUTION_OFF =
+  'The sampler does not attribute power here. To see it per container or per process, start `wattmeter serve --cgroups` or `wattmeter serve --all-processes` (or `--pid N`, `--match NAME`).';
+
+function onAttribution(a: Attribution): void {
+  const panel = $('attribution');
+  const note = (text: string) => Object.assign(document.createElement('p'), { className: 'muted', textContent: text });
+  if (!a) return panel.replaceChildren(note(ATTRIBUTION_OFF));
+  const cell = (tag: 'th' | 'td', text: string) => Object.assign(document.createElement(tag), { textContent: text });
+  const row = (tag: 'th' | 'td', texts: string[], key?: string) => {
+    const tr = document.createElement('tr');
+    tr.append(...texts.map((text) => cell(tag, text)));
+    if (key !== undefined) tr.dataset.id = key;
+    return tr;
+  };
+  const tables = a.views.map((v) => {
+    const table = document.createElement('table');
+    table.dataset.kind = v.kind;
+    table.dataset.endMs = String(v.endMs);
+    table.append(
+      row('th', [v.kind === 'process' ? 'process' : 'cgroup', v.kind === 'process' ? 'pid' : 'path', 'W (last second)', 'J since start']),
+      ...v.top.map((c) => row('td', [c.name, c.id, fmt(c.watts ?? NaN, 2), fmt(c.joules, 1)], c.id)),
+      row('td', ['unattributed', '', fmt(v.unattributed.watts ?? NaN, 2), fmt(v.unattributed.joules, 1)], ''),
+    );
+    return [note(`${v.kind === 'process' ? 'Processes' : 'Cgroups'}: ${v.domains.join(' + ')}, ${fmt(v.measuredJoules, 1)} J measured`), table];
+  });
+  panel.replaceChildren(...tables.flat(), note(a.views.length ? 'Attributed by CPU time: an estimate, not a measurement.' : 'Attribution starts…'));
+}
+
 function connect(): void {
   const events = new EventSource('events');
   events.addEventListener('hello', (e) => {
@@ -343,7 +383,7 @@ function connect(): void {
   });
   events.addEventListener('samples', (e) => onSamples(JSON.parse((e as MessageEvent).data) as Samples));
   events.addEventListener('health', (e) => onHealth(JSON.parse((e as MessageEvent).data) as Health));
-  // Per-process and per-container power (issue 14) will come as its own event here.
+  events.addEventListener('attribution', (e) => onAttribution(JSON.parse((e as MessageEvent).data) as Attribution));
   events.onerror = () => {
     $('status').textContent = 'reconnecting…';
     $('status').className = 'down';
