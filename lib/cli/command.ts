@@ -119,3 +119,10 @@ export function untilStopped(seconds: number): { signal: AbortSignal; stop(): vo
     },
   };
 }
+
+/** Waits for the first SIGINT or SIGTERM, or `seconds`: how a server command runs. */
+export async function waitUntilStopped(seconds: number): Promise<void> {
+  const until = untilStopped(seconds);
+  await new Promise((resolve) => until.signal.addEventListener('abort', resolve, { once: true }));
+  until.stop();
+}

@@ -8,7 +8,7 @@ import { openSampler, type Sampler } from '../sampler.js';
 import { dropPrivileges } from '../privileges.js';
 import { usageError } from '../errors.js';
 import { flagAndEnvNames, flagNames, parseArgsOptions, textsFromEnv, textsFromFlags, usageLines } from '../option-table.js';
-import { durationS, samplerOptions, warn, type Command, type Flags } from './command.js';
+import { durationS, samplerOptions, waitUntilStopped, warn, type Command, type Flags } from './command.js';
 import type { AttributionExportOptions } from '../exporters/attribution.js';
 import { startSimpleExporter } from '../exporters/simple.js';
 import { startMultirateExporter } from '../exporters/multirate.js';
@@ -104,11 +104,7 @@ export async function runExporter(
   }
   const domains = sampler.domains.map((d) => d.name).join(', ');
   console.log(`wattmeter ${kind} exporter ${running.describe} (${sampler.source}: ${domains})`);
-  await new Promise<void>((resolve) => {
-    const stop = () => resolve();
-    process.once('SIGINT', stop).once('SIGTERM', stop);
-    if (Number.isFinite(seconds)) setTimeout(stop, seconds * 1000).unref();
-  });
+  await waitUntilStopped(seconds);
   await running.close();
   sampler.close();
   if (running.summary) console.log(running.summary());

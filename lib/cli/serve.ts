@@ -9,7 +9,7 @@ import { dropPrivileges } from '../privileges.js';
 import { usageError } from '../errors.js';
 import { DEFAULT_PORTS, EXPORTER_OPTIONS, attributionOptions, multirateOptions, remoteWriteOptions, serverOptions, type ExporterSettings } from '../exporters/env.js';
 import { ESTIMATE_BANNER, SERVE_PATHS, startServe } from '../serve/server.js';
-import { durationS, samplerOptions, untilStopped, warn, type Command, type Flags } from './command.js';
+import { durationS, samplerOptions, waitUntilStopped, warn, type Command, type Flags } from './command.js';
 
 const USAGE = `Usage: wattmeter serve [options]
 
@@ -74,9 +74,7 @@ async function runServe(flags: Flags): Promise<void> {
   console.log(`wattmeter serve: live page on ${served.url} (${sampler.source}: ${domains})`);
   console.log(`  metrics: ${origin}${SERVE_PATHS.simple} (simple), ${origin}${SERVE_PATHS.multirate} (multirate)`);
   if (served.remoteWrite) console.log(`  remote write: pushing to ${served.remoteWrite.redactedUrl} as job=${push!.job} instance=${push!.instance}`);
-  const until = untilStopped(seconds);
-  await new Promise((resolve) => until.signal.addEventListener('abort', resolve, { once: true }));
-  until.stop();
+  await waitUntilStopped(seconds);
   const remoteWrite = served.remoteWrite;
   await served.close();
   sampler.close();
