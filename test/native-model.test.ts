@@ -81,14 +81,24 @@ test('the model resolves no finer than /proc/stat: its clock tick, and a shorter
   t.teardown(() => sampler.close());
   sampler.start();
   await sleep(300);
-  const short = await measure(() => sleep(2), { sampler, tag: 'short' });
+  // A busy machine can stretch any segment past 10 ms, so the segment is measured again
+  // until one really was shorter than the counter's update interval (a no-op takes
+  // microseconds; a retry is rare).
+  const seen: string[] = [];
+  let short;
+  for (let attempt = 0; attempt < 20 && short === undefined; attempt++) {
+    const { energy } = await measure(() => {}, { sampler, tag: 'short' });
+    const { resolved, updateIntervalMs } = energy.domains['package-0'];
+    seen.push(`${energy.durationMs.toFixed(3)} ms: ${resolved ? 'resolved' : 'unresolved'}, updates every ${updateIntervalMs.toFixed(1)} ms`);
+    if (energy.durationMs < updateIntervalMs) short = energy.domains['package-0'];
+  }
   await sleep(700);
   const { effectiveResolutionHz, elapsedS } = sampler.stats();
   // USER_HZ is 100 on every Linux: /proc/stat is read at most once per 10 ms.
   t.true(effectiveResolutionHz['package-0'] > 0 && effectiveResolutionHz['package-0'] <= 100 + 1 / elapsedS, `${effectiveResolutionHz['package-0']} Hz`);
-  const { resolved, updateIntervalMs } = short.energy.domains['package-0'];
-  t.false(resolved, `a ${short.energy.durationMs.toFixed(1)} ms segment`);
-  t.true(updateIntervalMs >= 9, `updates every ${updateIntervalMs} ms`);
+  t.truthy(short, `no segment came out shorter than the update interval: ${seen.join('; ')}`);
+  t.false(short!.resolved, seen.join('; '));
+  t.true(short!.updateIntervalMs >= 9, seen.join('; '));
 });
 
 test('auto falls back to the model, with one line per real source saying why', (t) => {
