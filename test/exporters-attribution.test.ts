@@ -24,7 +24,10 @@ test.serial('per-cgroup series reach Prometheus from every exporter, and their r
   t.teardown(() => sampler.close());
   const simple = await startSimpleExporter({ sampler, host: '127.0.0.1', port: 0 });
   t.teardown(() => simple.close());
-  const multirate = await startMultirateExporter({ sampler, host: '127.0.0.1', port: 0 });
+  // A 5 s window still outlasts four failed scrapes, and keeps each scrape a sixth of the
+  // default's size: on a busy machine, Prometheus parsing a 30 s window every second can
+  // run past its 1 s scrape timeout again and again, and store nothing.
+  const multirate = await startMultirateExporter({ sampler, host: '127.0.0.1', port: 0, windowMs: 5000 });
   t.teardown(() => multirate.close());
   const prometheus = await Prometheus.start({
     targets: [
@@ -64,6 +67,9 @@ test.serial('per-cgroup series reach Prometheus from every exporter, and their r
   // Full resolution: the busy cgroup's interval ends (100 Hz) as samples, against one a scrape.
   const count = await prometheus.queryBy('count_over_time(wattmeter_cgroup_energy_joules_total{domain="package-0",cgroup="/busy"}[10s])', 'exporter', now);
   t.log('samples of /busy in 10 s', Object.fromEntries(count));
+  const health = await prometheus.queryBy('sum_over_time(up[10s])', 'job', now);
+  const took = await prometheus.queryBy('max_over_time(scrape_duration_seconds[10s])', 'job', now);
+  t.log('scrapes up in 10 s', Object.fromEntries(health), 'longest scrape (s)', Object.fromEntries(took));
   t.true(count.get('simple')! <= 11);
   t.true(count.get('multirate')! >= 10 * count.get('simple')!);
   t.true(count.get('remote_write')! >= 10 * count.get('simple')!);
