@@ -1,6 +1,7 @@
 // The least any sampler can cost and the best it can keep time: a bare C loop that sleeps
 // to absolute deadlines as the sampler does (clock_nanosleep TIMER_ABSTIME, 1 ns of timer
-// slack) and preads the same files, with no ring, no histogram, no parsing. bench/sampler.ts
+// slack, deadlines on whole milliseconds of CLOCK_REALTIME) and preads the same files,
+// with no ring, no histogram, no parsing. bench/sampler.ts
 // compiles and runs it beside the native sampler, so the sampler's CPU and lateness are
 // shown against the price of the wake-ups themselves (on a VM, each timer wake-up traps
 // into the hypervisor, which costs more than the reads) and against the scheduler.
@@ -60,6 +61,12 @@ int main(int argc, char** argv) {
   struct timespec deadline, start, now, end;
   clock_gettime(CLOCK_MONOTONIC, &deadline);
   start = deadline;
+  // The first deadline on a whole millisecond of the wall clock, as the sampler's: a loop
+  // whose deadlines fall elsewhere meets other periodic work at other moments.
+  struct timespec realtime;
+  clock_gettime(CLOCK_REALTIME, &realtime);
+  const int64_t first = ns(deadline) + 1000000 - (ns(realtime) % 1000000) - period;
+  deadline.tv_sec = first / 1000000000, deadline.tv_nsec = first % 1000000000;
   long n = 0, overruns = 0;
   for (long i = 0; i < ticks; i++) {
     deadline.tv_nsec += period;
