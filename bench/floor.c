@@ -6,11 +6,15 @@
 // shown against the price of the wake-ups themselves (on a VM, each timer wake-up traps
 // into the hypervisor, which costs more than the reads) and against the scheduler.
 //
-// Usage: floor [--slice] RATE_HZ SECONDS FILE...
+// Usage: floor [--slice | --fifo] RATE_HZ SECONDS FILE...
+//   --fifo   SCHED_FIFO priority 10, as the sampler's realtime option (needs root or
+//            CAP_SYS_NICE): no task in the guest can then delay a wake-up, so what lateness
+//            remains comes from below it (the hypervisor, interrupts)
 //   --slice  ask EEVDF for a 0.1 ms slice (sched_setattr, sched_runtime with SCHED_OTHER,
 //            Linux 6.12+, unprivileged), the sampler's best unprivileged setting
-// Prints {"cpuPercent", "ticks", "overruns", "latenessUs": {"p50", "p99", "max"}, "sliceUs"}:
-// sliceUs is the slice sched_getattr reports in force (0 where the kernel reports none).
+// Prints {"cpuPercent", "ticks", "overruns", "latenessUs": {"p50", "p99", "max"}, "sliceUs",
+// "fifo"}: sliceUs is the slice sched_getattr reports in force (0 where the kernel reports
+// none); fifo, whether SCHED_FIFO was granted.
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <sched.h>
@@ -38,8 +42,9 @@ static int cmp(const void* a, const void* b) { return (*(const int64_t*)a > *(co
 
 int main(int argc, char** argv) {
   int slice = argc > 1 && strcmp(argv[1], "--slice") == 0;
-  argv += slice, argc -= slice;
-  if (argc < 4) return fprintf(stderr, "usage: floor [--slice] RATE_HZ SECONDS FILE...\n"), 2;
+  int fifo = argc > 1 && strcmp(argv[1], "--fifo") == 0;
+  argv += slice + fifo, argc -= slice + fifo;
+  if (argc < 4) return fprintf(stderr, "usage: floor [--slice | --fifo] RATE_HZ SECONDS FILE...\n"), 2;
   const long rate = atol(argv[1]), ticks = rate * atol(argv[2]), period = 1000000000L / rate;
   const int files = argc - 3;
   int fds[files];
@@ -55,6 +60,8 @@ int main(int argc, char** argv) {
     attr.runtime = 100000;
     syscall(SYS_sched_setattr, 0, &attr, 0);
   }
+  struct sched_param priority = {.sched_priority = 10};
+  const int fifoInForce = fifo && sched_setscheduler(0, SCHED_FIFO, &priority) == 0;
   memset(&attr, 0, sizeof attr);
   syscall(SYS_sched_getattr, 0, &attr, sizeof attr, 0);
   char text[32];
@@ -89,8 +96,9 @@ int main(int argc, char** argv) {
   qsort(late, n, sizeof *late, cmp);
   // The same ranks as the sampler's histogram: the value at rank round(q * n), from 1.
   long p50 = (long)(0.50 * n + 0.5), p99 = (long)(0.99 * n + 0.5);
-  printf("{\"cpuPercent\": %.4f, \"ticks\": %ld, \"overruns\": %ld, \"latenessUs\": {\"p50\": %.1f, \"p99\": %.1f, \"max\": %.1f}, \"sliceUs\": %.1f}\n",
+  printf("{\"cpuPercent\": %.4f, \"ticks\": %ld, \"overruns\": %ld, \"latenessUs\": {\"p50\": %.1f, \"p99\": %.1f, \"max\": %.1f}, \"sliceUs\": %.1f, \"fifo\": %s}\n",
          (seconds(usage.ru_utime) + seconds(usage.ru_stime)) / wall * 100, n, overruns, late[p50 > 0 ? p50 - 1 : 0] / 1e3,
-         late[p99 > 0 ? p99 - 1 : 0] / 1e3, late[n - 1] / 1e3, attr.runtime / 1e3);
+         late[p99 > 0 ? p99 - 1 : 0] / 1e3, late[n - 1] / 1e3, attr.runtime / 1e3,
+         fifoInForce ? "true" : "false");
   return 0;
 }
