@@ -1,6 +1,6 @@
 // `wattmeter sample`: live power per domain on a terminal, or every tick as CSV or JSON
 // lines for a program.
-import { windowPowerWatts, type Batch } from '../batch.js';
+import { concatBatches, windowPowerWatts, type Batch } from '../batch.js';
 import { usageError } from '../errors.js';
 import { openSampler, type Sampler } from '../sampler.js';
 import { durationS, emit, formatTable, samplerOptions, untilStopped, warn, type Command, type Flags } from './command.js';
@@ -81,13 +81,21 @@ function jsonlRows(batch: Batch): string {
   return out;
 }
 
-/** Draws the table of a batch for any width; the energy is counted from the first tick. */
-function energySinceStart(sampler: Sampler, intervalMs: number): (batch: Batch) => Frame {
+/**
+ * Draws the table of a batch for any width; the energy is counted from the first tick. The
+ * power is read across the batch before too: the last batch, drained at Ctrl-C, may hold
+ * one tick or none, and alone it would show NaN watts.
+ */
+export function energySinceStart(sampler: Sampler, intervalMs: number): (batch: Batch) => Frame {
   let firstUj: number[] | undefined;
+  let previous: Batch | undefined;
   return (batch) => {
-    firstUj ??= batch.energyUj.map((column) => column[0]);
-    const watts = windowPowerWatts(batch, intervalMs);
-    const joules = batch.energyUj.map((column, d) => (column[batch.length - 1] - firstUj![d]) / 1e6);
+    const recent = previous ? concatBatches([previous, batch]) : batch;
+    previous = batch.length >= 2 ? batch : recent;
+    if (recent.length > 0) firstUj ??= recent.energyUj.map((column) => column[0]);
+    const watts = windowPowerWatts(recent, intervalMs);
+    const last = recent.length - 1;
+    const joules = recent.energyUj.map((column, d) => (last < 0 ? 0 : (column[last] - firstUj![d]) / 1e6));
     return tableFrame(sampler, watts, joules);
   };
 }
