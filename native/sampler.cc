@@ -164,8 +164,9 @@ void Sampler::run() {
   // the next only if it is a whole period late, when the next deadline is skipped anyway.
   // Off the grid, a tick a little late crosses into the next tick's millisecond, and the
   // timestamped exporters, which keep one sample per millisecond, fold the two.
-  const int64_t start = monotonicNs();
-  int64_t deadline = start + kNsPerMs - (start + realtimeOffsetNs_) % kNsPerMs;
+  // Counted from start(), not from when this thread first ran: a thread that a busy
+  // machine starts late has missed those deadlines, and counts them as overruns below.
+  int64_t deadline = startedNs_ + kNsPerMs - (startedNs_ + realtimeOffsetNs_) % kNsPerMs;
   while (!stopping_.load(std::memory_order_relaxed)) {
     sleepUntil(deadline);
     if (stopping_.load(std::memory_order_relaxed)) return;
