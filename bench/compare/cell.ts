@@ -23,6 +23,8 @@ export interface CellPlan {
   steadyS: number;
   latencyS: number;
   outageS: number;
+  /** The multirate exporter's window (WATTMETER_MULTIRATE_WINDOW_MS). */
+  multirateWindowS: number;
 }
 
 const BURST_EXTRA_W = 100;
@@ -58,6 +60,7 @@ export async function runCell(plan: CellPlan, target: Target, progress: Progress
         lane.exporter = await startExporter(lane.strategy, {
           rateHz: plan.rateHz,
           intervalS: plan.intervalS,
+          multirateWindowS: plan.multirateWindowS,
           sysfsRoot: target.sysfsRoot,
           port: lane.wire.upstreamPort,
           writeUrl: `http://127.0.0.1:${lane.wire.port}/api/v1/write`,

@@ -81,6 +81,7 @@ function strategyValues(c: Comparison, name: StrategyName, pick: (s: StrategyRes
 
 function conclusions(c: Comparison) {
   const top = Math.max(...c.cells.map((cell) => cell.rateHz));
+  const windowS = c.cells[0].multirateWindowS ?? 30;
   const atTop = (cell: CellResult) => cell.rateHz === top;
   const v = (name: StrategyName, pick: (s: StrategyResult, cell: CellResult) => number, where?: (cell: CellResult) => boolean) => strategyValues(c, name, pick, where);
   const list = (cells: CellResult[]) => (cells.length === 0 ? 'no cell' : `${cells.length} of ${c.cells.length} cells (${cells.map(cellLabel).join('; ')})`);
@@ -143,8 +144,8 @@ function conclusions(c: Comparison) {
       : 'Measured on the host\'s counters: the true power is unknown, so accuracy was not measured (run without --rapl).',
     cost:
       `At ${top} Hz the exporter itself used ${cpuTop('simple')} of a core (simple), ${cpuTop('multirate')} (multirate) and ` +
-      `${cpuTop('remote_write')} (remote write); multirate also holds its 30 s window in memory. Prometheus is where multirate ` +
-      `pays: each scrape carries the whole 30 s window again (${wire('multirate')} bytes on the wire per stored sample, the most ` +
+      `${cpuTop('remote_write')} (remote write); multirate also holds its ${windowS} s window in memory. Prometheus is where multirate ` +
+      `pays: each scrape carries the whole ${windowS} s window again (${wire('multirate')} bytes on the wire per stored sample, the most ` +
       `at 1 s scrapes, against ${wire('remote_write')} for remote write's snappy protobuf and ${wire('simple')} for simple's ` +
       `text, which carries its self-monitoring lines for one sample per series), and Prometheus parses every repeated line and ` +
       `drops it as already stored: ${promTop('multirate')} of a core against ${promTop('remote_write')} for remote write and ` +
@@ -161,8 +162,8 @@ function conclusions(c: Comparison) {
     robustness:
       `With Prometheus stopped for the outage and restarted on its data, simple lost ${range(v('simple', (s) => s.outageLostS), (x) => `${num(x, 0)} s`)} ` +
       `of data: every scrape that would have happened, and the wait for Prometheus's first scrape after it restarts. Multirate lost ` +
-      `data in ${list(lostCells('multirate'))}: every scrape serves the last 30 s again, so an outage plus the wait for the next ` +
-      `scrape must stay under 30 s. Remote write lost data in ${list(lostCells('remote_write'))}: its queue holds 10 minutes and ` +
+      `data in ${list(lostCells('multirate'))}: every scrape serves the last ${windowS} s again, so an outage plus the wait for the next ` +
+      `scrape must stay under ${windowS} s. Remote write lost data in ${list(lostCells('remote_write'))}: its queue holds 10 minutes and ` +
       `retries with backoff. (Lost: more than 1 s of data missing.)`,
   };
 }

@@ -47,6 +47,8 @@ export interface ExporterSettings {
   rateHz: number;
   /** Remote write's push interval, the pull strategies' scrape interval. */
   intervalS: number;
+  /** The multirate exporter's window. */
+  multirateWindowS: number;
   /** Where a pull exporter serves /metrics (the port its relay forwards to). */
   port: number;
   /** The fake powercap tree, or undefined for the machine's own counters. */
@@ -66,6 +68,7 @@ export async function startExporter(strategy: Strategy, settings: ExporterSettin
   const env: NodeJS.ProcessEnv = {
     WATTMETER_RATE_HZ: String(settings.rateHz),
     ...(settings.sysfsRoot ? { WATTMETER_SOURCE: 'powercap', WATTMETER_SYSFS_ROOT: settings.sysfsRoot } : {}),
+    ...(strategy.exporter === 'multirate' ? { WATTMETER_MULTIRATE_WINDOW_MS: String(settings.multirateWindowS * 1000) } : {}),
     ...(strategy.pull
       ? { WATTMETER_HOST: '127.0.0.1', WATTMETER_PORT: String(port) }
       : {
