@@ -4,47 +4,33 @@
 // is the fake powercap one at a known power. Both views split it 3 : 1, and the parts
 // and the unattributed rest add up to the measured energy exactly.
 import test from 'ava';
-import { fork, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
 import { existsSync, mkdirSync, rmdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { concatBatches, openSampler, type Batch } from '../lib/index.js';
 import { findHierarchy } from '../lib/attribution/cgroup-tree.js';
+import { busyChild } from '../fixtures/busy.js';
 import { fakePowercap } from '../fixtures/fake-rapl.js';
 import { sleep, startWriter, testRoot } from '../fixtures/native.js';
-
-const BUSY = fileURLToPath(new URL('../fixtures/busy-child.js', import.meta.url));
-
-async function busyChild(...args: (number | undefined)[]): Promise<ChildProcess> {
-  const child = fork(BUSY, args.map(String), { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-  await once(child, 'message');
-  return child;
-}
 
 test('two busy children at 75 % and 25 % of a CPU, in their own cgroups: 3 : 1 in both views, the sum exact', async (t) => {
   const root = testRoot(t);
   await startWriter(t, fakePowercap(root, [{ zone: 'intel-rapl:0', name: 'package-0', watts: 30 }]));
   const hierarchy = findHierarchy('/sys/fs/cgroup', 'cgroupRoot');
   const parent = path.join(hierarchy.mount, `wattmeter-test-${process.pid}`);
-  const children: ChildProcess[] = [];
-  t.teardown(async () => {
-    for (const child of children) {
-      child.kill('SIGKILL');
-      if (child.exitCode === null && child.signalCode === null) await once(child, 'exit');
-    }
+  // Runs after the children's own teardowns (ava runs them last first): a cgroup with a
+  // process in it cannot be removed.
+  t.teardown(() => {
     for (const dir of ['high', 'low', '']) if (existsSync(path.join(parent, dir))) rmdirSync(path.join(parent, dir));
   });
   mkdirSync(path.join(parent, 'high'), { recursive: true });
   mkdirSync(path.join(parent, 'low'));
   // The low one follows the high one's CPU time, so a loaded machine keeps their 3 : 1.
-  const high = await busyChild(0.75);
-  const low = await busyChild(1 / 3, high.pid);
-  children.push(high, low);
+  const high = await busyChild(t, 0.75);
+  const low = await busyChild(t, 1 / 3, high);
   writeFileSync(path.join(parent, 'high', 'cgroup.procs'), String(high.pid));
   writeFileSync(path.join(parent, 'low', 'cgroup.procs'), String(low.pid));
 
-  using sampler = openSampler({ sysfsRoot: root, pids: [high.pid!, low.pid!], cgroups: true, cgroupDepth: 2, rateHz: 1000 });
+  using sampler = openSampler({ sysfsRoot: root, pids: [high.pid, low.pid], cgroups: true, cgroupDepth: 2, rateHz: 1000 });
   const batches: Batch[] = [];
   const stop = sampler.follow((batch) => batches.push(batch), { maxDelayMs: 50 });
   await sleep(3000);
