@@ -52,12 +52,14 @@ export interface NativeSampler {
   start(): void;
   stop(): void;
   close(): void;
+  /** Ticks waiting in the ring. */
+  pending(): number;
   /**
-   * Moves up to maxTicks ticks out of the ring. The result is column-major:
-   * n timestamps (ms since the epoch), then n cumulative energies (uJ since the sampler
-   * was opened, wrap-corrected) for each domain in order. n = length / (1 + domains).
+   * Moves as many ticks out of the ring as `into` holds (at most those waiting) and returns
+   * how many, n. They are written column-major: n timestamps (ms since the epoch), then n
+   * cumulative energies (uJ since the sampler was opened, wrap-corrected) for each domain.
    */
-  drain(maxTicks?: number): Float64Array;
+  drain(into: Float64Array): number;
   /** Declared in lib/stats.ts. */
   stats(): NativeStats;
   /** Now, on the clock of the tick timestamps. */

@@ -13,6 +13,7 @@ import { WattmeterError, explainNativeError, usageError } from './errors.js';
 import { addon, type NativeSampler, type SourceKind } from './native.js';
 import { optionNames, resolveAttributionOptions, resolveSamplerOptions, type SamplerOptions } from './options.js';
 import { dropPrivileges } from './privileges.js';
+import { Slab } from './slab.js';
 import { samplerStats, type SamplerStats } from './stats.js';
 
 export type { SamplerStats };
@@ -60,6 +61,7 @@ export class Sampler {
   #startedByHold = false;
   #lingerTimer: NodeJS.Timeout | undefined;
   #overflowed = 0; // ticks batches() let go because its consumer fell a ring behind
+  #slab: Slab;
 
   constructor(options: SamplerOptions = {}) {
     const resolved = resolveSamplerOptions(options);
@@ -74,6 +76,7 @@ export class Sampler {
     this.warnings = this.#native.warnings;
     this.rateHz = resolved.rateHz;
     this.capacity = resolved.capacity;
+    this.#slab = new Slab(this.rateHz * (1 + this.domains.length));
     try {
       // Before dropping privileges: the CPU-time files are opened here, as the counters are.
       if (attribution) {
@@ -129,7 +132,11 @@ export class Sampler {
   drain(maxTicks?: number): Batch {
     const native = this.#open();
     if (this.#pumping) return batchFromColumns(this.domains, new Float64Array(0));
-    let batch = batchFromColumns(this.domains, native.drain(maxTicks));
+    if (maxTicks !== undefined && !(maxTicks >= 0)) throw usageError(`drain(maxTicks): maxTicks must be a number of ticks, 0 or more; got ${maxTicks}.`);
+    const ticks = Math.min(native.pending(), Math.floor(maxTicks ?? Infinity));
+    const columns = this.#slab.take(ticks * (1 + this.domains.length));
+    native.drain(columns); // ticks only grow meanwhile: exactly `ticks` fit
+    let batch = batchFromColumns(this.domains, columns);
     if (batch.length === 0) return batch;
     const attribution = this.#attribution?.ingest(batch, native.nowMs());
     if (attribution) batch = { ...batch, attribution };

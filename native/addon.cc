@@ -1,4 +1,5 @@
-// The Node-API boundary: options in, plain objects and one Float64Array per drain out.
+// The Node-API boundary: options in, plain objects out, ticks drained into a Float64Array
+// the caller provides.
 // Per-environment by construction (Napi::Addon, no globals), so the addon can be loaded
 // by several worker threads at once.
 #include <napi.h>
@@ -235,6 +236,7 @@ class SamplerWrap : public Napi::ObjectWrap<SamplerWrap> {
                            InstanceMethod<&SamplerWrap::start>("start"),
                            InstanceMethod<&SamplerWrap::stop>("stop"),
                            InstanceMethod<&SamplerWrap::close>("close"),
+                           InstanceMethod<&SamplerWrap::pending>("pending"),
                            InstanceMethod<&SamplerWrap::drain>("drain"),
                            InstanceMethod<&SamplerWrap::stats>("stats"),
                            InstanceMethod<&SamplerWrap::nowMs>("nowMs"),
@@ -394,20 +396,25 @@ class SamplerWrap : public Napi::ObjectWrap<SamplerWrap> {
     });
   }
 
+  Napi::Value pending(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    return guarded(env, [&]() -> Napi::Value { return toJs(env, open(env).pending()); });
+  }
+
+  // Into the caller's memory (lib/slab.ts), so that JavaScript decides where drained ticks
+  // live and can reuse it: as many ticks as `into` holds, at most those waiting.
   Napi::Value drain(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     return guarded(env, [&]() -> Napi::Value {
       Sampler& sampler = open(env);
-      size_t n = sampler.pending();
-      if (info.Length() > 0 && !info[0].IsUndefined()) {
-        if (!info[0].IsNumber()) throw std::invalid_argument("maxTicks must be a number");
-        double max = info[0].As<Napi::Number>().DoubleValue();
-        if (!(max >= 0)) throw std::invalid_argument("maxTicks must not be negative");
-        if (max < static_cast<double>(n)) n = static_cast<size_t>(max);
+      if (info.Length() < 1 || !info[0].IsTypedArray() ||
+          info[0].As<Napi::TypedArray>().TypedArrayType() != napi_float64_array) {
+        throw std::invalid_argument("drain(into) needs a Float64Array");
       }
-      Napi::Float64Array columns = Napi::Float64Array::New(env, n * (1 + domainCount_));
-      sampler.drain(columns.Data(), n);
-      return columns;
+      Napi::Float64Array into = info[0].As<Napi::Float64Array>();
+      size_t n = std::min(sampler.pending(), into.ElementLength() / (1 + domainCount_));
+      sampler.drain(into.Data(), n);
+      return toJs(env, n);
     });
   }
 

@@ -7,7 +7,7 @@ import { release } from 'node:os';
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { addon, type NativeOptions } from '../lib/native.js';
+import { addon, type NativeOptions, type NativeSampler } from '../lib/native.js';
 import type { NativeError } from '../lib/errors.js';
 import { resolveSamplerOptions, resolveSourceOptions } from '../lib/options.js';
 import { energyFile, fakePowercap, fiveZones } from '../fixtures/fake-rapl.js';
@@ -15,6 +15,13 @@ import { sleep, startWriter, testRoot } from '../fixtures/native.js';
 import { assertReadsRecord, processClock, tickReadings } from '../fixtures/truth.js';
 
 const LIB = fileURLToPath(new URL('../lib/', import.meta.url));
+
+/** Every tick waiting, column-major, as the addon lays them out (5 domains). */
+function drainWaiting(sampler: NativeSampler): Float64Array {
+  const columns = new Float64Array(sampler.pending() * 6);
+  sampler.drain(columns);
+  return columns;
+}
 
 test('drain moves ticks out column-major, at most maxTicks, with rising wall-clock timestamps', async (t) => {
   const root = testRoot(t);
@@ -24,13 +31,14 @@ test('drain moves ticks out column-major, at most maxTicks, with rising wall-clo
   const startedMs = Date.now();
   sampler.start();
   await sleep(300);
-  const first = sampler.drain(10);
-  t.true(first instanceof Float64Array);
-  t.is(first.length, 10 * 6);
-  const rest = sampler.drain();
-  t.true(rest.length / 6 > 10);
-  t.is(rest.length % 6, 0);
-  const n = rest.length / 6;
+  const first = new Float64Array(10 * 6);
+  t.is(sampler.drain(first), 10, 'as many as fit');
+  const waiting = sampler.pending();
+  t.true(waiting > 10);
+  const rest = new Float64Array((waiting + 1000) * 6);
+  const n = sampler.drain(rest);
+  t.true(n >= waiting && n < waiting + 1000, 'those waiting, laid out for n ticks');
+  t.true(rest.subarray(n * 6).every((x) => x === 0), 'nothing past them');
   const timestamps = [...first.subarray(0, 10), ...rest.subarray(0, n)];
   for (let i = 1; i < timestamps.length; i++) t.true(timestamps[i] > timestamps[i - 1]);
   t.true(Math.abs(timestamps[0] - startedMs) < 1000, 'ms since the epoch');
@@ -43,7 +51,8 @@ test('drain moves ticks out column-major, at most maxTicks, with rising wall-clo
   for (let d = 1; d <= 5; d++) {
     for (let i = 1; i < n; i++) t.true(rest[d * n + i] >= rest[d * n + i - 1]);
   }
-  t.is(sampler.drain(0).length, 0);
+  t.is(sampler.drain(new Float64Array(0)), 0);
+  t.throws(() => sampler.drain(new Array(6) as unknown as Float64Array), { message: /Float64Array/ });
 });
 
 test('stats: ticks, lateness, how often each value changed, and realtime or why not', async (t) => {
@@ -68,7 +77,7 @@ test('stats: ticks, lateness, how often each value changed, and realtime or why 
   t.true(s.realtime || s.notes.some((note) => /SCHED_FIFO/.test(note)), JSON.stringify(s.notes));
   t.is(s.settings.includes('SCHED_FIFO priority 10'), s.realtime);
   // At 2 kHz two ticks fall in most milliseconds: the count is what the timestamps show.
-  const columns = sampler.drain();
+  const columns = drainWaiting(sampler);
   const n = columns.length / 6;
   t.is(n, s.ticks);
   let sharing = 0;
@@ -92,7 +101,7 @@ test('stop and start again: the energy stays cumulative and the time stopped is 
     sampler.start();
     await sleep(100);
     sampler.stop();
-    const columns = sampler.drain();
+    const columns = drainWaiting(sampler);
     return { columns, n: columns.length / 6, ms: performance.now() - before };
   };
   const first = await runFrozen();
@@ -171,7 +180,7 @@ test('a closed sampler says so; closing twice is fine', async (t) => {
   sampler.start();
   sampler.close();
   sampler.close();
-  for (const call of [() => sampler.start(), () => sampler.drain(), () => sampler.stats()]) {
+  for (const call of [() => sampler.start(), () => sampler.pending(), () => sampler.stats()]) {
     t.regex(t.throws<NativeError>(call).message, /closed/);
   }
 });
@@ -186,8 +195,8 @@ test('the addon works in a worker thread, and a worker ending with its sampler r
     const sampler = new (addon().Sampler)(resolveSamplerOptions({ sysfsRoot: ${JSON.stringify(root)}, rateHz: 1000 }));
     sampler.start();
     await new Promise((resolve) => setTimeout(resolve, 500));
-    const columns = sampler.drain();
-    const n = columns.length / 6;
+    const columns = new Float64Array(sampler.pending() * 6);
+    const n = sampler.drain(columns);
     parentPort.postMessage({ stampsMs: columns.slice(0, n), uj: columns.slice(n, 2 * n), endMs: sampler.nowMs() });
     // Never closed: the worker's cleanup must stop the thread.
     if (process.argv.includes('--linger')) setInterval(() => {}, 1000);`;
