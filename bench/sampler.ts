@@ -5,87 +5,25 @@
 // floor: a bare C loop (bench/floor.c, built here with cc) that only sleeps as the sampler
 // does and reads the same files, run with and without the best unprivileged setting (a
 // 0.1 ms EEVDF slice), on a quiet machine and beside two CPU hogs this script starts.
-// Prints a table; `npm run bench` (about 6 min); `npm run bench -- lateness` runs only the
-// lateness against the floor (about 4 min). The CPU medians are of CPU_ROUNDS short runs
+// Prints a table; `npm run bench` (about 7 min); `npm run bench -- lateness` runs only the
+// lateness against the floor (about 5 min). The CPU medians are of CPU_ROUNDS short runs
 // of the sampler and the floor in turn.
 //
 // "Sustained" means at least 98 % of the deadlines met (the rest counted as overruns) and
 // no tick dropped, with JavaScript draining the ring every 100 ms as an application would;
 // a rate that fails is tried up to three times, since the machine is shared.
-import { execFile, execFileSync, spawn } from 'node:child_process';
-import { promisify } from 'node:util';
-import { readFileSync, readdirSync } from 'node:fs';
-import path from 'node:path';
+import { readFileSync } from 'node:fs';
 import { cpus, loadavg, release } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { openSampler } from '../lib/index.js';
 import type { Lateness } from '../lib/stats.js';
 import { FakeWriter, fakePowercap, fiveZones, removeRoot, tempRoot } from '../fixtures/fake-rapl.js';
-
-interface Run {
-  rateHz: number;
-  achievedHz: number;
-  dropped: number;
-  overruns: number;
-  latenessUs: { p50: number; p99: number; max: number };
-  cpuPercent: number; // of one core, this process only (the writer is another process)
-  threadCpuPercent: number; // of one core, the sampler thread alone
-  cpuPerTickUs: number;
-  realtime: boolean;
-  settings: string[];
-}
+import { besideHogs, buildFloor, cpuPercentOf, floorRun, nativeRun, type Run } from './runs.js';
 
 const meetsDeadlines = (r: Run) => r.dropped === 0 && r.achievedHz >= 0.98 * r.rateHz;
 
 async function sustained(run: (rateHz: number) => Promise<Run>, rateHz: number): Promise<boolean> {
   for (let attempt = 0; attempt < 3; attempt++) if (meetsDeadlines(await run(rateHz))) return true;
   return false;
-}
-
-/** CPU time of this process over wall time while `body` runs, in % of one core. */
-async function cpuPercentOf(body: () => Promise<void>): Promise<number> {
-  const cpu = process.cpuUsage();
-  const wall = performance.now();
-  await body();
-  const used = process.cpuUsage(cpu);
-  return ((used.user + used.system) / 1000 / (performance.now() - wall)) * 100;
-}
-
-async function nativeRun(sysfsRoot: string, rateHz: number, seconds: number, realtime = false): Promise<Run> {
-  using sampler = openSampler({ sysfsRoot, rateHz, realtime });
-  let threadCpuPercent = NaN;
-  const cpuPercent = await cpuPercentOf(async () => {
-    sampler.start();
-    const [threadNs, wallMs] = [samplerThreadCpuNs(), performance.now()];
-    const drainer = setInterval(() => sampler.drain(), 100);
-    await sleep(seconds * 1000);
-    clearInterval(drainer);
-    threadCpuPercent = ((samplerThreadCpuNs() - threadNs) / 1e6 / (performance.now() - wallMs)) * 100;
-    sampler.stop();
-  });
-  sampler.drain();
-  const s = sampler.stats();
-  return {
-    rateHz,
-    achievedHz: s.achievedRateHz,
-    dropped: s.dropped,
-    overruns: s.overruns,
-    latenessUs: s.latenessUs,
-    cpuPercent,
-    threadCpuPercent,
-    cpuPerTickUs: (cpuPercent / 100 / s.achievedRateHz) * 1e6,
-    realtime: s.realtime,
-    settings: s.settings,
-  };
-}
-
-/** CPU time the sampler thread (named wattmeter) has run, ns (/proc schedstat: exact, not ticks). */
-function samplerThreadCpuNs(): number {
-  for (const task of readdirSync('/proc/self/task')) {
-    const dir = `/proc/self/task/${task}`;
-    if (readFileSync(`${dir}/comm`, 'utf8').trim() === 'wattmeter') return Number(readFileSync(`${dir}/schedstat`, 'utf8').split(' ')[0]);
-  }
-  return NaN;
 }
 
 function quantile(sorted: Float64Array, q: number): number {
@@ -138,48 +76,8 @@ async function jsRun(files: string[], rateHz: number, seconds: number): Promise<
     cpuPerTickUs: (cpuPercent / 100 / (ticks / seconds)) * 1e6,
     realtime: false,
     settings: [],
+    faultsPerDrain: NaN,
   };
-}
-
-/** Builds bench/floor.c into `dir`; undefined (with a note) where there is no C compiler. */
-function buildFloor(dir: string): string | undefined {
-  const binary = path.join(dir, 'floor');
-  const source = new URL('../../bench/floor.c', import.meta.url).pathname;
-  try {
-    execFileSync('cc', ['-O2', '-o', binary, source], { stdio: 'pipe' });
-    return binary;
-  } catch (error) {
-    console.log(`(no CPU floor: cc could not build ${source}: ${(error as Error).message.split('\n')[0]})`);
-    return undefined;
-  }
-}
-
-interface FloorRun {
-  cpuPercent: number;
-  overruns: number;
-  latenessUs: Lateness;
-  /** The slice sched_getattr reported in force. */
-  sliceUs: number;
-  /** Whether SCHED_FIFO was granted. */
-  fifo: boolean;
-}
-
-/** The bare C loop at `rateHz` on the same files, with the default slice, the 0.1 ms slice or SCHED_FIFO. */
-async function floorRun(binary: string, files: string[], rateHz: number, seconds: number, setting: 'default' | 'slice' | 'fifo'): Promise<FloorRun> {
-  const args = [...(setting === 'default' ? [] : [`--${setting}`]), String(rateHz), String(seconds), ...files];
-  const { stdout } = await execFileAsync(binary, args, { encoding: 'utf8' });
-  return JSON.parse(stdout) as FloorRun;
-}
-
-/** Two busy loops beside the run (one per CPU here), stopped when `body` ends. */
-async function besideHogs<T>(body: () => Promise<T>): Promise<T> {
-  const hogs = [0, 1].map(() => spawn(process.execPath, ['-e', 'for (;;);'], { stdio: 'ignore' }));
-  try {
-    await sleep(200);
-    return await body();
-  } finally {
-    for (const hog of hogs) hog.kill('SIGKILL');
-  }
 }
 
 /**
@@ -214,28 +112,27 @@ async function search(run: (rateHz: number) => Promise<Run>, ladder: number[]): 
   return { sustainedHz: pass, achievedHz };
 }
 
-const execFileAsync = promisify(execFile);
-
 const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)];
 
 const CPU_ROUNDS = 5;
 
 /**
  * CPU of one core, medians of short runs in turn: the native sampler (its process, and its
- * thread alone) and the floor. One run of each, minutes apart, differed by up to 1.6x on a
- * shared VM, where a wake-up's cost depends on what the other vCPU is doing.
+ * thread alone), the floor, and the floor's loop at 10 Hz: what waking up to drain every
+ * 100 ms costs any consumer, in C as in JavaScript (on a VM, a wake-up after 100 ms idle
+ * costs far more than one after 1 ms). One run of each, minutes apart, differed by up to
+ * 1.6x on a shared VM, where a wake-up's cost depends on what the other vCPU is doing.
  */
-async function cpuAgainstFloor(rateHz: number): Promise<{ cpu: { native: number; thread: number; floor: number } }> {
-  const native: number[] = [];
-  const thread: number[] = [];
-  const floorCpu: number[] = [];
+async function cpuAgainstFloor(rateHz: number): Promise<{ cpu: { native: number; thread: number; floor: number; drainWakes: number } }> {
+  const [native, thread, floorCpu, drainWakes]: number[][] = [[], [], [], []];
   for (let round = 0; round < CPU_ROUNDS && floor; round++) {
     const run = await nativeRun(root, rateHz, 2);
     native.push(run.cpuPercent);
     thread.push(run.threadCpuPercent);
     floorCpu.push((await floorRun(floor, files, rateHz, 2, 'slice')).cpuPercent);
+    drainWakes.push((await floorRun(floor, files, 10, 2, 'default')).cpuPercent);
   }
-  return { cpu: { native: median(native), thread: median(thread), floor: median(floorCpu) } };
+  return { cpu: { native: median(native), thread: median(thread), floor: median(floorCpu), drainWakes: median(drainWakes) } };
 }
 
 const root = tempRoot('wattmeter-bench-');
@@ -260,7 +157,7 @@ try {
     const jsMax = await search((r) => jsRun(files, r, 2), [100, 200, 500, 1000, 2000, 5000]);
     const at = async (rateHz: number, seconds: number) => ({
       native: await nativeRun(root, rateHz, seconds),
-      fifo: await nativeRun(root, rateHz, seconds, true),
+      fifo: await nativeRun(root, rateHz, seconds, { realtime: true }),
       js: await jsRun(files, rateHz, Math.min(seconds, 5)),
       ...(await cpuAgainstFloor(rateHz)),
     });
@@ -289,6 +186,7 @@ try {
         row(`${rate}: CPU median, native`, f(cpu.native, 2), '', '', `${f(cpu.native / cpu.floor, 2)}x the floor`);
         row(`${rate}: CPU median, thread`, f(cpu.thread, 2), '', '', `${f(cpu.thread / cpu.floor, 2)}x the floor`);
         row(`${rate}: CPU median, floor`, f(cpu.floor, 2), '', '');
+        row(`${rate}: CPU median, floor at 10 Hz`, f(cpu.drainWakes, 2), '', '', `${f(cpu.native / (cpu.floor + cpu.drainWakes), 2)}x their sum`);
       }
       if (!fifo.realtime) console.log(`  (SCHED_FIFO was refused at ${rate}: the "native FIFO" column ran without it)`);
     }
@@ -312,6 +210,10 @@ try {
    * whole period instead of tens of microseconds (how many runs were slow is shown). The
    * floor also runs with SCHED_FIFO where permitted, the privileged reference: no task in
    * the guest delays it, so what lateness it keeps comes from below the guest's scheduler.
+   *
+   * The sampler runs once more with each drain copied into a fresh Float64Array, as drains
+   * were returned before slabs: each fresh page faulted in on the main thread made the
+   * sampler thread's next switch-in slow more often on this VM (lib/slab.ts).
    */
   async function latenessAgainstFloor(binary: string) {
     const [rounds, seconds, slowUs] = [9, 3, 500];
@@ -319,10 +221,11 @@ try {
     console.log(`\nLateness at 1 kHz without privileges, medians of ${rounds} runs of ${seconds} s each, in turn, against the floor (the bare C loop, same sleeping method), the fake writer paused:`);
     const cells = (l: Lateness, overruns: number, slow: number) => `${f(l.p50, 1)} / ${f(l.p99, 1)} / ${f(l.max, 0)} (${overruns}) ${slow}`;
     const line = (label: string, ...cols: string[]) => console.log(`${label.padEnd(20)}${cols.map((c, i) => c.padStart(i === 3 ? 16 : 36)).join('')}`);
-    line('(load after)', 'floor, default slice', 'floor, 0.1 ms slice', 'native', 'native p99 vs', 'floor, SCHED_FIFO');
+    line('(load after)', 'floor, default slice', 'floor, 0.1 ms slice', 'native', 'native p99 vs', 'floor, SCHED_FIFO', 'native, fresh arrays');
     const head = `p50 / p99 / max us (overruns) slow`;
-    line('', head, head, head, 'best floor p99', head);
-    const summary = (runs: { latenessUs: Lateness; overruns: number }[]) => ({
+    line('', head, head, head, 'best floor p99', head, head);
+    const summary = (runs: { latenessUs: Lateness; overruns: number; faultsPerDrain?: number }[]) => ({
+      faultsPerDrain: median(runs.map((r) => r.faultsPerDrain ?? NaN)),
       latenessUs: { p50: median(runs.map((r) => r.latenessUs.p50)), p99: median(runs.map((r) => r.latenessUs.p99)), max: Math.max(...runs.map((r) => r.latenessUs.max)) },
       overruns: runs.reduce((n, r) => n + r.overruns, 0),
       slow: runs.filter((r) => r.latenessUs.p99 > slowUs).length,
@@ -338,8 +241,9 @@ try {
           return run;
         },
         () => floorRun(binary, files, 1000, seconds, 'fifo'),
+        () => nativeRun(root, 1000, seconds, { freshArrays: true }),
       ];
-      const runs: { latenessUs: Lateness; overruns: number; sliceUs?: number; fifo?: boolean }[][] = kinds.map(() => []);
+      const runs: { latenessUs: Lateness; overruns: number; sliceUs?: number; fifo?: boolean; faultsPerDrain?: number }[][] = kinds.map(() => []);
       await beside(async () => {
         for (let round = 0; round < rounds; round++) {
           for (let k = 0; k < kinds.length; k++) {
@@ -348,10 +252,11 @@ try {
           }
         }
       });
-      const [plain, sliced, native, fifo] = runs.map(summary);
+      const [plain, sliced, native, fifo, fresh] = runs.map(summary);
       const best = Math.min(plain.latenessUs.p99, sliced.latenessUs.p99);
       const cell = (k: ReturnType<typeof summary>) => cells(k.latenessUs, k.overruns, k.slow);
-      line(`${label} (${load().split(' ')[0]})`, cell(plain), cell(sliced), cell(native), `${f(native.latenessUs.p99 / best, 2)}x`, runs[3].every((r) => r.fifo) ? cell(fifo) : 'refused');
+      line(`${label} (${load().split(' ')[0]})`, cell(plain), cell(sliced), cell(native), `${f(native.latenessUs.p99 / best, 2)}x`, runs[3].every((r) => r.fifo) ? cell(fifo) : 'refused', cell(fresh));
+      console.log(`  page faults per drain: native ${f(native.faultsPerDrain, 2)}, with a fresh array per drain ${f(fresh.faultsPerDrain, 2)} (p99 ${f(fresh.latenessUs.p99 / best, 2)}x the best floor's)`);
       const refused = runs[1].find((r) => r.sliceUs !== 100);
       if (refused) console.log(`  (the floor's 0.1 ms slice was not in force: the kernel reports ${refused.sliceUs} us)`);
     }
