@@ -186,7 +186,7 @@ try {
         row(`${rate}: CPU median, native`, f(cpu.native, 2), '', '', `${f(cpu.native / cpu.floor, 2)}x the floor`);
         row(`${rate}: CPU median, thread`, f(cpu.thread, 2), '', '', `${f(cpu.thread / cpu.floor, 2)}x the floor`);
         row(`${rate}: CPU median, floor`, f(cpu.floor, 2), '', '');
-        row(`${rate}: CPU median, floor at 10 Hz`, f(cpu.drainWakes, 2), '', '', `${f(cpu.native / (cpu.floor + cpu.drainWakes), 2)}x their sum`);
+        row(`${rate}: CPU median, 10 Hz loop`, f(cpu.drainWakes, 2), '', '', `${f(cpu.native / (cpu.floor + cpu.drainWakes), 2)}x their sum`);
       }
       if (!fifo.realtime) console.log(`  (SCHED_FIFO was refused at ${rate}: the "native FIFO" column ran without it)`);
     }
