@@ -1,5 +1,5 @@
 // A batch of ticks drained from the ring: columns, not objects, so a drain of a million
-// ticks costs one allocation.
+// ticks fills one stretch of memory (lib/slab.ts) and makes a handful of objects.
 import { concatAttribution } from './attribution/concat.js';
 import type { BatchAttribution } from './attribution/types.js';
 import type { NativeDomain } from './native.js';

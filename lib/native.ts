@@ -1,5 +1,5 @@
 // The narrow boundary to the C++ addon (native/addon.cc). Everything that crosses it is
-// plain data or one Float64Array per drain: no per-sample JavaScript objects.
+// plain data or a Float64Array of ticks: no per-sample JavaScript objects.
 import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
