@@ -117,3 +117,17 @@ test('batches() with a consumer a ring behind keeps at most a ring of ticks, and
   t.true(yielded[1] < 2 * 1024, `${yielded[1]} ticks kept: under a ring plus one delivery`);
   t.is(yielded.reduce((a, b) => a + b, 0) + rest + dropped, ticks, 'every tick yielded, left in the ring or counted as dropped');
 });
+
+test('drain(maxTicks) takes at most that many, the rest waits; a bad maxTicks is refused', async (t) => {
+  const sampler = await fakeSampler(t);
+  sampler.start();
+  await sleep(100);
+  sampler.stop();
+  const first = sampler.drain(2.5);
+  t.is(first.length, 2);
+  const rest = sampler.drain();
+  t.true(rest.length > 10);
+  t.true(rest.timestampsMs[0] > first.timestampsMs[1], 'in order, none lost');
+  t.is(sampler.drain().length, 0);
+  for (const bad of [-1, Number.NaN]) t.throws(() => sampler.drain(bad), { message: /maxTicks must be a number of ticks, 0 or more; got/ });
+});
