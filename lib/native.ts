@@ -76,13 +76,16 @@ export interface NativeSampler {
    */
   trackCpu(slot: number, format: 'process' | 'cgroup2' | 'cgroup1', path: string, parentSlot?: number): { error: string; startTicks: number };
   untrackCpu(slot: number): void;
+  /** CPU-time records waiting. */
+  pendingCpu(): number;
   /**
-   * The CPU-time records waiting, column-major: n timestamps (ms since the epoch), n slots,
-   * n values (since the slot's first reading: clock ticks for processes and <procRoot>/stat,
-   * ns for cgroups; NaN: the consumer ended). A record with slot -1 (processes) or -2
-   * (cgroups) is the system's busy time and closes a round.
+   * Moves as many CPU-time records as `into` holds (at most those waiting) and returns how
+   * many, n, column-major: n timestamps (ms since the epoch), n slots, n values (since the
+   * slot's first reading: clock ticks for processes and <procRoot>/stat, ns for cgroups;
+   * NaN: the consumer ended). A record with slot -1 (processes) or -2 (cgroups) is the
+   * system's busy time and closes a round.
    */
-  drainCpu(): Float64Array;
+  drainCpu(into: Float64Array): number;
   cpuStats(): NativeCpuStats;
 }
 

@@ -158,6 +158,14 @@ Napi::Object discoveryObject(Napi::Env env, const Discovery& discovery) {
   return result;
 }
 
+// The drains' one argument: the caller's memory to drain into.
+Napi::Float64Array float64Argument(const Napi::CallbackInfo& info, const char* method) {
+  if (info.Length() < 1 || !info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_float64_array) {
+    throw std::invalid_argument(std::string(method) + "(into) needs a Float64Array");
+  }
+  return info[0].As<Napi::Float64Array>();
+}
+
 Napi::Value toJs(Napi::Env env, bool value) { return Napi::Boolean::New(env, value); }
 Napi::Value toJs(Napi::Env env, double value) { return Napi::Number::New(env, value); }
 // Counts stay below 2^53 for millennia at 100 kHz: doubles hold them exactly.
@@ -243,6 +251,7 @@ class SamplerWrap : public Napi::ObjectWrap<SamplerWrap> {
                            InstanceMethod<&SamplerWrap::openCpuTimes>("openCpuTimes"),
                            InstanceMethod<&SamplerWrap::trackCpu>("trackCpu"),
                            InstanceMethod<&SamplerWrap::untrackCpu>("untrackCpu"),
+                           InstanceMethod<&SamplerWrap::pendingCpu>("pendingCpu"),
                            InstanceMethod<&SamplerWrap::drainCpu>("drainCpu"),
                            InstanceMethod<&SamplerWrap::cpuStats>("cpuStats"),
                        });
@@ -370,15 +379,21 @@ class SamplerWrap : public Napi::ObjectWrap<SamplerWrap> {
     });
   }
 
-  // Column-major like drain(): n timestamps, n slots, n values.
+  Napi::Value pendingCpu(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    return guarded(env, [&]() -> Napi::Value { return toJs(env, cpu(env).pending()); });
+  }
+
+  // Like drain(): as many records as `into` holds, column-major: n timestamps, n slots,
+  // n values.
   Napi::Value drainCpu(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     return guarded(env, [&]() -> Napi::Value {
       CpuTimes& times = cpu(env);
-      size_t n = times.pending();
-      Napi::Float64Array columns = Napi::Float64Array::New(env, n * 3);
-      times.drain(columns.Data(), n);
-      return columns;
+      Napi::Float64Array into = float64Argument(info, "drainCpu");
+      size_t n = std::min(times.pending(), into.ElementLength() / 3);
+      times.drain(into.Data(), n);
+      return toJs(env, n);
     });
   }
 
@@ -407,11 +422,7 @@ class SamplerWrap : public Napi::ObjectWrap<SamplerWrap> {
     Napi::Env env = info.Env();
     return guarded(env, [&]() -> Napi::Value {
       Sampler& sampler = open(env);
-      if (info.Length() < 1 || !info[0].IsTypedArray() ||
-          info[0].As<Napi::TypedArray>().TypedArrayType() != napi_float64_array) {
-        throw std::invalid_argument("drain(into) needs a Float64Array");
-      }
-      Napi::Float64Array into = info[0].As<Napi::Float64Array>();
+      Napi::Float64Array into = float64Argument(info, "drain");
       size_t n = std::min(sampler.pending(), into.ElementLength() / (1 + domainCount_));
       sampler.drain(into.Data(), n);
       return toJs(env, n);

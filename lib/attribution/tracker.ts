@@ -7,6 +7,7 @@ import path from 'node:path';
 import { usageError } from '../errors.js';
 import type { NativeDomain, NativeSampler } from '../native.js';
 import type { ResolvedAttribution } from '../options.js';
+import { Slab } from '../slab.js';
 import { Attributor, type EnergyColumns } from './attributor.js';
 import { identifyCgroup } from './cgroup-name.js';
 import { findHierarchy, listCgroups, type CgroupHierarchy } from './cgroup-tree.js';
@@ -26,6 +27,7 @@ export class SamplerAttribution implements Attribution {
   readonly #native: NativeSampler;
   readonly #options: ResolvedAttribution;
   readonly #attributor: Attributor;
+  readonly #slab = new Slab(0); // the smallest: records are read at once, never kept
   readonly #hierarchy: CgroupHierarchy | undefined;
   readonly #processes: boolean;
   readonly #pids = new Map<number, number>(); // pid -> slot, while tracked
@@ -84,7 +86,9 @@ export class SamplerAttribution implements Attribution {
 
   /** The sampler's drain: this drain's ticks, the CPU times waiting, then a rescan when due. */
   ingest(energy: EnergyColumns, nowMs: number): BatchAttribution | undefined {
-    const attribution = this.#attributor.ingest(energy, this.#native.drainCpu());
+    const records = this.#slab.take(this.#native.pendingCpu() * 3);
+    this.#native.drainCpu(records);
+    const attribution = this.#attributor.ingest(energy, records);
     if (nowMs - this.#lastScanMs >= RESCAN_MS) this.#scan(nowMs);
     return attribution;
   }
