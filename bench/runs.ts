@@ -21,8 +21,12 @@ export interface Run {
   cpuPerTickUs: number;
   realtime: boolean;
   settings: string[];
-  /** Minor page faults of the process per drain, after the first (the sampler thread takes none). */
-  faultsPerDrain: number;
+  /**
+   * The share of 100 ms drain intervals, after the first, in which the process faulted in a
+   * page (the sampler thread takes none): a burst of faults counts once, as it costs the
+   * sampler's next wake-up once.
+   */
+  faultingDrains: number;
 }
 
 /** CPU time of this process over wall time while `body` runs, in % of one core. */
@@ -35,25 +39,29 @@ export async function cpuPercentOf(body: () => Promise<void>): Promise<number> {
 }
 
 /**
- * `freshArrays`: each drain's ticks are also copied into a new Float64Array, as drains
- * returned them before they landed in slabs (lib/slab.ts): the baseline for the faults.
+ * `freshArrays`: each drain's ticks are also copied, every column, into a new Float64Array:
+ * the allocation and writes of a drain before slabs (lib/slab.ts), on top of the slab's.
  */
 export async function nativeRun(sysfsRoot: string, rateHz: number, seconds: number, { realtime = false, freshArrays = false } = {}): Promise<Run> {
   using sampler = openSampler({ sysfsRoot, rateHz, realtime });
   let threadCpuPercent = NaN;
-  let [drains, faults] = [0, 0];
+  let [drains, faulting, faults] = [0, 0, 0];
   const cpuPercent = await cpuPercentOf(async () => {
     sampler.start();
     const [threadNs, wallMs] = [samplerThreadCpuNs(), performance.now()];
     const drainer = setInterval(() => {
       const batch = sampler.drain();
-      if (freshArrays) new Float64Array(batch.length * (1 + batch.domains.length)).set(batch.timestampsMs);
+      if (freshArrays) {
+        const copy = new Float64Array(batch.length * (1 + batch.domains.length));
+        [batch.timestampsMs, ...batch.energyUj].forEach((column, i) => copy.set(column, i * batch.length));
+      }
       // From the first drain on: it allocates the sampler's first slab.
-      if (drains++ === 0) faults = process.resourceUsage().minorPageFault;
+      const now = process.resourceUsage().minorPageFault;
+      if (drains++ > 0 && now > faults) faulting++;
+      faults = now;
     }, 100);
     await sleep(seconds * 1000);
     clearInterval(drainer);
-    faults = process.resourceUsage().minorPageFault - faults;
     threadCpuPercent = ((samplerThreadCpuNs() - threadNs) / 1e6 / (performance.now() - wallMs)) * 100;
     sampler.stop();
   });
@@ -70,7 +78,7 @@ export async function nativeRun(sysfsRoot: string, rateHz: number, seconds: numb
     cpuPerTickUs: (cpuPercent / 100 / s.achievedRateHz) * 1e6,
     realtime: s.realtime,
     settings: s.settings,
-    faultsPerDrain: faults / (drains - 1),
+    faultingDrains: faulting / (drains - 1),
   };
 }
 

@@ -76,7 +76,7 @@ async function jsRun(files: string[], rateHz: number, seconds: number): Promise<
     cpuPerTickUs: (cpuPercent / 100 / (ticks / seconds)) * 1e6,
     realtime: false,
     settings: [],
-    faultsPerDrain: NaN,
+    faultingDrains: NaN,
   };
 }
 
@@ -224,8 +224,8 @@ try {
     line('(load after)', 'floor, default slice', 'floor, 0.1 ms slice', 'native', 'native p99 vs', 'floor, SCHED_FIFO', 'native, fresh arrays');
     const head = `p50 / p99 / max us (overruns) slow`;
     line('', head, head, head, 'best floor p99', head, head);
-    const summary = (runs: { latenessUs: Lateness; overruns: number; faultsPerDrain?: number }[]) => ({
-      faultsPerDrain: median(runs.map((r) => r.faultsPerDrain ?? NaN)),
+    const summary = (runs: { latenessUs: Lateness; overruns: number; faultingDrains?: number }[]) => ({
+      faultingDrains: median(runs.map((r) => r.faultingDrains ?? NaN)),
       latenessUs: { p50: median(runs.map((r) => r.latenessUs.p50)), p99: median(runs.map((r) => r.latenessUs.p99)), max: Math.max(...runs.map((r) => r.latenessUs.max)) },
       overruns: runs.reduce((n, r) => n + r.overruns, 0),
       slow: runs.filter((r) => r.latenessUs.p99 > slowUs).length,
@@ -243,7 +243,7 @@ try {
         () => floorRun(binary, files, 1000, seconds, 'fifo'),
         () => nativeRun(root, 1000, seconds, { freshArrays: true }),
       ];
-      const runs: { latenessUs: Lateness; overruns: number; sliceUs?: number; fifo?: boolean; faultsPerDrain?: number }[][] = kinds.map(() => []);
+      const runs: { latenessUs: Lateness; overruns: number; sliceUs?: number; fifo?: boolean; faultingDrains?: number }[][] = kinds.map(() => []);
       await beside(async () => {
         for (let round = 0; round < rounds; round++) {
           for (let k = 0; k < kinds.length; k++) {
@@ -256,7 +256,7 @@ try {
       const best = Math.min(plain.latenessUs.p99, sliced.latenessUs.p99);
       const cell = (k: ReturnType<typeof summary>) => cells(k.latenessUs, k.overruns, k.slow);
       line(`${label} (${load().split(' ')[0]})`, cell(plain), cell(sliced), cell(native), `${f(native.latenessUs.p99 / best, 2)}x`, runs[3].every((r) => r.fifo) ? cell(fifo) : 'refused', cell(fresh));
-      console.log(`  page faults per drain: native ${f(native.faultsPerDrain, 2)}, with a fresh array per drain ${f(fresh.faultsPerDrain, 2)} (p99 ${f(fresh.latenessUs.p99 / best, 2)}x the best floor's)`);
+      console.log(`  drain intervals with page faults: native ${f(native.faultingDrains * 100)} %, with a fresh array per drain ${f(fresh.faultingDrains * 100)} % (p99 ${f(fresh.latenessUs.p99 / best, 2)}x the best floor's)`);
       const refused = runs[1].find((r) => r.sliceUs !== 100);
       if (refused) console.log(`  (the floor's 0.1 ms slice was not in force: the kernel reports ${refused.sliceUs} us)`);
     }

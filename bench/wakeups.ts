@@ -1,18 +1,18 @@
 // Why the sampler thread wakes late beside CPU hogs, from the kernel's own record. It
 // traces (tracefs: needs root) three kinds of 1 kHz run in turn beside two CPU hogs: the
-// sampler drained every 100 ms into slabs (lib/slab.ts), the same with each drain copied
-// into a fresh array (as drains returned before slabs), and the bare C loop
+// sampler drained every 100 ms into slabs (lib/slab.ts), the same with each drain also
+// copied into a fresh array (the memory a drain had before slabs), and the bare C loop
 // (bench/floor.c). For each it counts the waking thread's slow switch-ins: over 40 us from
 // sched_switch to the TLB flush that enters its address space, 3 to 5 us otherwise. On the
 // Firecracker VM this was written on, they came more often right after another thread of
 // the same process had faulted in a page, and they are much of the lateness tail.
-// `npm run bench:wakeups` (about 1 min).
+// `npm run bench:wakeups` (about 2 min).
 import { readFileSync, writeFileSync } from 'node:fs';
 import { FakeWriter, fakePowercap, fiveZones, removeRoot, tempRoot } from '../fixtures/fake-rapl.js';
 import { besideHogs, buildFloor, floorRun, nativeRun } from './runs.js';
 
 const TRACING = '/sys/kernel/tracing';
-const [ROUNDS, SECONDS, SLOW_US] = [3, 3, 40];
+const [ROUNDS, SECONDS, SLOW_US] = [5, 6, 40]; // 6 s: past the first slab (5.5 s at 1 kHz)
 const EVENTS = ['sched:sched_switch', 'tlb:tlb_flush'];
 
 const tracing = (file: string, value: string) => writeFileSync(`${TRACING}/${file}`, value);
@@ -29,17 +29,17 @@ try {
 interface Count {
   switchIns: number;
   slow: number;
-  faultsPerDrain: number;
+  faultingDrains: number;
   p99Us: number;
 }
 
 /** Runs `body` traced and counts the switch-ins of threads named `thread`. */
-async function traced(thread: string, body: () => Promise<{ latenessUs: { p99: number }; faultsPerDrain?: number }>): Promise<Count> {
+async function traced(thread: string, body: () => Promise<{ latenessUs: { p99: number }; faultingDrains?: number }>): Promise<Count> {
   tracing('trace', '');
   tracing('tracing_on', '1');
-  const { latenessUs, faultsPerDrain = NaN } = await body();
+  const { latenessUs, faultingDrains = NaN } = await body();
   tracing('tracing_on', '0');
-  const count: Count = { switchIns: 0, slow: 0, faultsPerDrain, p99Us: latenessUs.p99 };
+  const count: Count = { switchIns: 0, slow: 0, faultingDrains, p99Us: latenessUs.p99 };
   const switchedAt = new Map<number, number | undefined>(); // per CPU: when the thread was switched to
   const line = /\[(\d+)\]\s+\S+\s+([\d.]+): (\w+): (.*)$/;
   for (const text of readFileSync(`${TRACING}/trace`, 'utf8').split('\n')) {
@@ -76,12 +76,12 @@ try {
     for (let round = 0; round < ROUNDS; round++) for (const [kind, run] of Object.entries(kinds)) counts[kind].push(await run());
   });
   console.log(`1 kHz beside two CPU hogs, ${ROUNDS} runs of ${SECONDS} s each in turn; per run:`);
-  console.log(`${''.padEnd(24)}${`switch-ins over ${SLOW_US} us`.padStart(26)}${'page faults per drain'.padStart(24)}${'lateness p99 (us)'.padStart(22)}`);
+  console.log(`${''.padEnd(24)}${`switch-ins over ${SLOW_US} us`.padStart(26)}${'drains with faults (%)'.padStart(24)}${'lateness p99 (us)'.padStart(22)}`);
   const list = (xs: number[]) => xs.map((x) => x.toFixed(0)).join(', ');
   for (const [kind, runs] of Object.entries(counts)) {
-    console.log(`${kind.padEnd(24)}${list(runs.map((r) => r.slow)).padStart(26)}${runs.map((r) => (Number.isNaN(r.faultsPerDrain) ? '-' : r.faultsPerDrain.toFixed(2))).join(', ').padStart(24)}${list(runs.map((r) => r.p99Us)).padStart(22)}`);
+    console.log(`${kind.padEnd(24)}${list(runs.map((r) => r.slow)).padStart(26)}${runs.map((r) => (Number.isNaN(r.faultingDrains) ? '-' : (r.faultingDrains * 100).toFixed(0))).join(', ').padStart(24)}${list(runs.map((r) => r.p99Us)).padStart(22)}`);
   }
-  console.log(`(of about ${SECONDS * 1000} switch-ins each; page faults: of the process, per drain after the first, which allocates a slab)`);
+  console.log(`(of about ${SECONDS * 1000} switch-ins each; drains with faults: 100 ms intervals, after the first drain, in which the process faulted in a page)`);
 } finally {
   tracing('set_event', '');
   tracing('buffer_size_kb', '1408');

@@ -8,7 +8,11 @@ export type Domain = NativeDomain;
 
 export interface Batch {
   readonly domains: readonly Domain[];
-  /** Tick times, ms since the epoch with sub-ms precision, rising. */
+  /**
+   * Tick times, ms since the epoch with sub-ms precision, rising. This column and the
+   * others are views of memory shared with other batches (lib/slab.ts): slice() one to
+   * keep it long or transfer it.
+   */
   readonly timestampsMs: Float64Array;
   /** One column per domain: cumulative wrap-corrected microjoules since the sampler opened. */
   readonly energyUj: readonly Float64Array[];

@@ -61,7 +61,7 @@ export class Sampler {
   #startedByHold = false;
   #lingerTimer: NodeJS.Timeout | undefined;
   #overflowed = 0; // ticks batches() let go because its consumer fell a ring behind
-  #slab: Slab;
+  readonly #slab: Slab;
 
   constructor(options: SamplerOptions = {}) {
     const resolved = resolveSamplerOptions(options);
@@ -131,12 +131,13 @@ export class Sampler {
    */
   drain(maxTicks?: number): Batch {
     const native = this.#open();
+    if (maxTicks !== undefined && !(typeof maxTicks === 'number' && maxTicks >= 0)) {
+      throw usageError(`drain(maxTicks): maxTicks must be a number of ticks, 0 or more; got ${String(maxTicks)}.`);
+    }
     if (this.#pumping) return batchFromColumns(this.domains, new Float64Array(0));
-    if (maxTicks !== undefined && !(maxTicks >= 0)) throw usageError(`drain(maxTicks): maxTicks must be a number of ticks, 0 or more; got ${maxTicks}.`);
-    const ticks = Math.min(native.pending(), Math.floor(maxTicks ?? Infinity));
-    const columns = this.#slab.take(ticks * (1 + this.domains.length));
-    native.drain(columns); // ticks only grow meanwhile: exactly `ticks` fit
-    let batch = batchFromColumns(this.domains, columns);
+    const stride = 1 + this.domains.length;
+    const columns = this.#slab.take(Math.min(native.pending(), Math.floor(maxTicks ?? Infinity)) * stride);
+    let batch = batchFromColumns(this.domains, columns.subarray(0, native.drain(columns) * stride));
     if (batch.length === 0) return batch;
     const attribution = this.#attribution?.ingest(batch, native.nowMs());
     if (attribution) batch = { ...batch, attribution };

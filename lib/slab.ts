@@ -1,10 +1,12 @@
 // Where drained ticks live: consecutive views of buffers far larger than one drain, each
 // touched in full once, when it is allocated. A drain into memory of its own faulted in a
-// fresh page on the Node.js main thread nearly every time (the ArrayBuffers of earlier
-// drains are freed only when the garbage collector runs), and on a VM the sampler thread's
-// next wake-up was then more often slow: traced beside two CPU hogs, switching to it took
-// over 40 us 31-44 times in 3 s, against 10-17 with slabs and 7-11 for the bare C loop.
-// In a slab the faults come together, once per slab.
+// fresh page on the Node.js main thread at most drains (the ArrayBuffers of earlier drains
+// are freed only when the garbage collector runs); in a slab the faults come together, once
+// per slab. On a VM, a page fault on the main thread can make the sampler thread's next
+// wake-up late (README, "What the tail is made of").
+//
+// A batch's columns are views of its slab: a batch kept keeps its whole slab alive, and
+// transferring a column's buffer would take the other batches' ticks with it.
 
 /** Bytes of the smallest slab: about 5 s of ticks of five domains at 1 kHz. */
 const MIN_SLAB_BYTES = 256 * 1024;

@@ -129,5 +129,5 @@ test('drain(maxTicks) takes at most that many, the rest waits; a bad maxTicks is
   t.true(rest.length > 10);
   t.true(rest.timestampsMs[0] > first.timestampsMs[1], 'in order, none lost');
   t.is(sampler.drain().length, 0);
-  for (const bad of [-1, Number.NaN]) t.throws(() => sampler.drain(bad), { message: /maxTicks must be a number of ticks, 0 or more; got/ });
+  for (const bad of [-1, Number.NaN, null, '5']) t.throws(() => sampler.drain(bad as number), { message: /maxTicks must be a number of ticks, 0 or more; got/ });
 });

@@ -7,7 +7,6 @@ import path from 'node:path';
 import { usageError } from '../errors.js';
 import type { NativeDomain, NativeSampler } from '../native.js';
 import type { ResolvedAttribution } from '../options.js';
-import { Slab } from '../slab.js';
 import { Attributor, type EnergyColumns } from './attributor.js';
 import { identifyCgroup } from './cgroup-name.js';
 import { findHierarchy, listCgroups, type CgroupHierarchy } from './cgroup-tree.js';
@@ -27,7 +26,7 @@ export class SamplerAttribution implements Attribution {
   readonly #native: NativeSampler;
   readonly #options: ResolvedAttribution;
   readonly #attributor: Attributor;
-  readonly #slab = new Slab(0); // the smallest: records are read at once, never kept
+  #records = new Float64Array(0); // reused: the records are read at once, never kept
   readonly #hierarchy: CgroupHierarchy | undefined;
   readonly #processes: boolean;
   readonly #pids = new Map<number, number>(); // pid -> slot, while tracked
@@ -86,9 +85,11 @@ export class SamplerAttribution implements Attribution {
 
   /** The sampler's drain: this drain's ticks, the CPU times waiting, then a rescan when due. */
   ingest(energy: EnergyColumns, nowMs: number): BatchAttribution | undefined {
-    const records = this.#slab.take(this.#native.pendingCpu() * 3);
-    this.#native.drainCpu(records);
-    const attribution = this.#attributor.ingest(energy, records);
+    const length = this.#native.pendingCpu() * 3;
+    // Grown, never shrunk: a drain into memory already touched faults in no page (lib/slab.ts).
+    if (length > this.#records.length) this.#records = new Float64Array(Math.max(length, 2 * this.#records.length));
+    const records = this.#records.subarray(0, length);
+    const attribution = this.#attributor.ingest(energy, records.subarray(0, this.#native.drainCpu(records) * 3));
     if (nowMs - this.#lastScanMs >= RESCAN_MS) this.#scan(nowMs);
     return attribution;
   }
