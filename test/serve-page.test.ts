@@ -71,6 +71,9 @@ test.serial('the page loads with no console error, holds every stored sample wit
   const openedMs = sampler.nowMs();
   await page.goto(served.url);
   await page.waitForTimeout(Math.max(0, 2000 - (sampler.nowMs() - openedMs)));
+  // The samples are due within 2 s; the chart is checked once it has drawn (a starved
+  // renderer may not have yet: the draws are timed, the samples are not).
+  await page.waitForFunction(() => (globalThis as any).wattmeterLive.chart?.data[0].length > 0);
   const { x, y, drawn } = await pageData(page);
   // What the sampler stored up to the page's newest sample, folded to ms as the stream does.
   const folded = new MillisecondFolder(sampler.domains).push(ticks());
