@@ -1,5 +1,6 @@
 // The runs the sampler benchmarks are made of: the native sampler in this process, the
-// bare C loop (bench/floor.c) in its own, and two CPU hogs to run them beside.
+// bare C loop (bench/floor.c) in its own, and two CPU hogs to run them beside, all on one
+// bench bed of fake counters.
 import { execFile, execFileSync, spawn } from 'node:child_process';
 import { promisify } from 'node:util';
 import { readFileSync, readdirSync } from 'node:fs';
@@ -7,8 +8,24 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { openSampler } from '../lib/index.js';
 import type { Lateness } from '../lib/stats.js';
+import { FakeWriter, fakePowercap, fiveZones, removeRoot, tempRoot } from '../fixtures/fake-rapl.js';
 
 const execFileAsync = promisify(execFile);
+
+/**
+ * Five fake powercap zones, the writer process that advances them every millisecond, and
+ * the floor built beside them (undefined without a C compiler); close() removes it all.
+ */
+export async function benchBed(prefix: string) {
+  const root = tempRoot(prefix);
+  const zones = fakePowercap(root, fiveZones());
+  const writer = await FakeWriter.start(zones);
+  const close = async () => {
+    await writer.stop();
+    removeRoot(root);
+  };
+  return { root, files: zones.map((z) => z.file), writer, floor: buildFloor(root), close };
+}
 
 export interface Run {
   rateHz: number;
@@ -92,7 +109,7 @@ function samplerThreadCpuNs(): number {
 }
 
 /** Builds bench/floor.c into `dir`; undefined (with a note) where there is no C compiler. */
-export function buildFloor(dir: string): string | undefined {
+function buildFloor(dir: string): string | undefined {
   const binary = path.join(dir, 'floor');
   const source = new URL('../../bench/floor.c', import.meta.url).pathname;
   try {

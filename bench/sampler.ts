@@ -16,8 +16,7 @@ import { readFileSync } from 'node:fs';
 import { cpus, loadavg, release } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Lateness } from '../lib/stats.js';
-import { FakeWriter, fakePowercap, fiveZones, removeRoot, tempRoot } from '../fixtures/fake-rapl.js';
-import { besideHogs, buildFloor, cpuPercentOf, floorRun, nativeRun, type Run } from './runs.js';
+import { besideHogs, benchBed, cpuPercentOf, floorRun, nativeRun, type Run } from './runs.js';
 
 const meetsDeadlines = (r: Run) => r.dropped === 0 && r.achievedHz >= 0.98 * r.rateHz;
 
@@ -135,11 +134,7 @@ async function cpuAgainstFloor(rateHz: number): Promise<{ cpu: { native: number;
   return { cpu: { native: median(native), thread: median(thread), floor: median(floorCpu), drainWakes: median(drainWakes) } };
 }
 
-const root = tempRoot('wattmeter-bench-');
-const zones = fakePowercap(root, fiveZones());
-const files = zones.map((z) => z.file);
-const writer = await FakeWriter.start(zones);
-const floor = buildFloor(root);
+const { root, files, writer, floor, close } = await benchBed('wattmeter-bench-');
 try {
   const load = () => loadavg().map((l) => l.toFixed(1)).join(' ');
   const f = (n: number, digits = 0) => n.toFixed(digits);
@@ -264,6 +259,5 @@ try {
     await writer.resume();
   }
 } finally {
-  await writer.stop();
-  removeRoot(root);
+  await close();
 }

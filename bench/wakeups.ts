@@ -8,8 +8,7 @@
 // the same process had faulted in a page, and they are much of the lateness tail.
 // `npm run bench:wakeups` (about 2 min).
 import { readFileSync, writeFileSync } from 'node:fs';
-import { FakeWriter, fakePowercap, fiveZones, removeRoot, tempRoot } from '../fixtures/fake-rapl.js';
-import { besideHogs, buildFloor, floorRun, nativeRun } from './runs.js';
+import { besideHogs, benchBed, floorRun, nativeRun } from './runs.js';
 
 const TRACING = '/sys/kernel/tracing';
 const [ROUNDS, SECONDS, SLOW_US] = [5, 6, 40]; // 6 s: past the first slab (5.5 s at 1 kHz)
@@ -59,11 +58,7 @@ async function traced(thread: string, body: () => Promise<{ latenessUs: { p99: n
   return count;
 }
 
-const root = tempRoot('wattmeter-wakeups-');
-const zones = fakePowercap(root, fiveZones());
-const files = zones.map((z) => z.file);
-const writer = await FakeWriter.start(zones);
-const floor = buildFloor(root);
+const { root, files, writer, floor, close } = await benchBed('wattmeter-wakeups-');
 try {
   await writer.pause(); // one more 1 kHz waker, which real counters are not (see bench/sampler.ts)
   const kinds = {
@@ -81,10 +76,10 @@ try {
   for (const [kind, runs] of Object.entries(counts)) {
     console.log(`${kind.padEnd(24)}${list(runs.map((r) => r.slow)).padStart(26)}${runs.map((r) => (Number.isNaN(r.faultingDrains) ? '-' : (r.faultingDrains * 100).toFixed(0))).join(', ').padStart(24)}${list(runs.map((r) => r.p99Us)).padStart(22)}`);
   }
-  console.log(`(of about ${SECONDS * 1000} switch-ins each; drains with faults: 100 ms intervals, after the first drain, in which the process faulted in a page)`);
+  const switchIns = Object.values(counts).flat().map((r) => r.switchIns);
+  console.log(`(of ${Math.min(...switchIns)} to ${Math.max(...switchIns)} switch-ins per run; drains with faults: 100 ms intervals, after the first drain, in which the process faulted in a page)`);
 } finally {
   tracing('set_event', '');
   tracing('buffer_size_kb', '1408');
-  await writer.stop();
-  removeRoot(root);
+  await close();
 }
