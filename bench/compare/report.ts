@@ -1,6 +1,6 @@
 // compare.md: the machine, the method, one table per trade-off and a short conclusion for
 // each, the numbers taken from the run itself (so the words cannot drift from the data).
-import { POLL_MS } from './latency.js';
+import { FIRST_SAMPLE_GRACE_MS, POLL_MS } from './latency.js';
 import type { CellResult, Comparison, StrategyName, StrategyResult } from '../../fixtures/compare-report.js';
 
 const NAMES: Record<StrategyName, string> = { simple: 'simple', multirate: 'multirate', remote_write: 'remote write' };
@@ -199,7 +199,7 @@ at the same interval), each link through a loopback relay that counts the bytes.
 2. a steady span (${range(c.cells.map((cell) => cell.steadyS), (x) => `${x} s`)}) with no queries: exporter CPU from
    \`/proc/<pid>/stat\`, Prometheus CPU and memory from its own \`/metrics\`, bytes through the relay;
 3. a burst of +100 W for 50 ms (the fake writer's \`setWatts\`), then one interval for it to be stored;
-4. the API polled every ${POLL_MS} ms for latency;
+4. the API polled every ${POLL_MS} ms for latency, and on until a sample has appeared (at most ${FIRST_SAMPLE_GRACE_MS / 1000} s more);
 5. every Prometheus stopped for ${range(c.cells.map((cell) => cell.outageS), (x) => `${x} s`)} and restarted on its data directory;
 6. everything read back from Prometheus's HTTP API, at the times above.
 
