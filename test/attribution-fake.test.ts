@@ -194,11 +194,13 @@ test('process rounds cut by cgroup rounds every 1 ms still end, and every proces
     { cpus: 2, otherCpu: 0.25, processes, cgroups: [{ path: '/a', cpu: 0.25 }] },
     { allProcesses: true, cgroups: true, processRateHz: 10, cgroupRateHz: 1000 },
   );
-  // Two process intervals end (so one whole round was read) before the first write and after each.
-  const processIntervals = () => batches.reduce((n, b) => n + (b.attribution?.processes?.endMs.length ?? 0), 0);
+  // Two process intervals end after now (so one whole round was read after it) before the
+  // first write and after each. Counted by time, not from the intervals drained so far: the
+  // drains lag the rounds, and a round closed during the write may not have arrived yet.
   const twoIntervals = async () => {
-    const seen = processIntervals();
-    while (processIntervals() < seen + 2) await sleep(10);
+    const nowMs = sampler.nowMs();
+    const ended = () => batches.reduce((n, b) => n + (b.attribution?.processes?.endMs.filter((ms) => ms > nowMs).length ?? 0), 0);
+    while (ended() < 2) await sleep(10);
   };
   await twoIntervals();
   for (let s = 0; s < 3; s++) {
