@@ -60,7 +60,7 @@ export const STATS_FIELDS = {
     type: 'number', from: 'native',
     metrics: [{ name: 'wattmeter_sampler_dropped_ticks_total', type: 'counter', help: 'Ticks lost because the ring buffer was full (drained too late).' }],
   },
-  /** Deadlines missed entirely (the thread woke more than one period late). */
+  /** Deadlines missed entirely (the thread woke more than one period late, or was stopped while late): with ticks, every deadline up to the stop. */
   overruns: {
     type: 'number', from: 'native',
     metrics: [{ name: 'wattmeter_sampler_overruns_total', type: 'counter', help: 'Sampling deadlines missed entirely (the thread woke more than one period late).' }],

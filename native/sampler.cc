@@ -114,10 +114,11 @@ void Sampler::start() {
 
 void Sampler::stop() {
   if (!running_) return;
-  stopping_.store(true, std::memory_order_relaxed);
+  stopNs_ = monotonicNs();
+  stopping_.store(true, std::memory_order_release);
   thread_.join();
   running_ = false;
-  elapsedNs_ += monotonicNs() - startedNs_;
+  elapsedNs_ += endNs_ - startedNs_;
 }
 
 Sampler::Setup Sampler::setUpThread() {
@@ -167,9 +168,9 @@ void Sampler::run() {
   // Counted from start(), not from when this thread first ran: a thread that a busy
   // machine starts late has missed those deadlines, and counts them as overruns below.
   int64_t deadline = startedNs_ + kNsPerMs - (startedNs_ + realtimeOffsetNs_) % kNsPerMs;
-  while (!stopping_.load(std::memory_order_relaxed)) {
+  for (;;) {
     sleepUntil(deadline);
-    if (stopping_.load(std::memory_order_relaxed)) return;
+    if (stopping_.load(std::memory_order_acquire)) break;
     int64_t now = monotonicNs();
     int64_t late = now - deadline;
     lateness_.record(late);
@@ -183,6 +184,10 @@ void Sampler::run() {
     tick(now);
     deadline += periodNs_;
   }
+  // The stop found the thread asleep before `deadline` or starved past it: the deadlines up
+  // to the stop are missed. A tick taken after the stop was called still counts, to its deadline.
+  if (stopNs_ >= deadline) bump(overruns_, static_cast<uint64_t>((stopNs_ - deadline) / periodNs_ + 1));
+  endNs_ = std::max(stopNs_, deadline - periodNs_);
 }
 
 // Ms since the epoch as a double, whose step is about 0.24 us today: its whole part is

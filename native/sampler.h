@@ -91,9 +91,14 @@ class Sampler {
   std::unique_ptr<std::atomic<uint64_t>[]> changes_;
   Histogram lateness_;
 
-  // Relaxed: the thread only needs to see it eventually (it checks every tick and at
-  // least every 20 ms of sleep); stop() then joins, which orders everything else.
+  // Set by stop(). Relaxed where the thread only polls it (sleepUntil): it needs to see it
+  // eventually, and sleeps at most 20 ms between looks. Stored with release after stopNs_,
+  // loaded with acquire where run() acts on it: run() then reads the stopNs_ stop() wrote.
   std::atomic<bool> stopping_{false};
+  // When stop() was called. The deadlines up to it that the thread did not reach, asleep or
+  // starved, are overruns: every deadline while the sampler ran is a tick or an overrun.
+  int64_t stopNs_ = 0;
+  int64_t endNs_ = 0;  // the last instant accounted for: written by the thread, read after join()
   std::thread thread_;
 
   // JavaScript thread only.
