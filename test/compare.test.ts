@@ -37,6 +37,12 @@ test('npm run compare -- --quick writes a sane report', async (t) => {
 
   const comparison = JSON.parse(readFileSync(path.join(out, 'compare.json'), 'utf8')) as Comparison;
   t.true(comparison.cells.length >= 2, 'at least two sampling rates, for the charts');
+  // What each lane delivered, so that a failure below says where the samples went.
+  for (const cell of comparison.cells) {
+    for (const s of cell.strategies) {
+      t.log(`${cell.rateHz} Hz ${s.strategy}: stored ${s.storedPerS.toFixed(1)}/s of ${s.sampledPerS.toFixed(1)}/s, dropped ${s.droppedPerS}/s, longest gap ${s.maxGapMs} ms, failed scrapes ${s.failedScrapes}, latency samples ${s.latencySamples}, burst points ${s.burst?.points.length}`);
+    }
+  }
   for (const cell of comparison.cells) {
     const where = `${cell.rateHz} Hz, ${cell.intervalS} s`;
     t.deepEqual(cell.strategies.map((s) => s.strategy).sort(), ['multirate', 'remote_write', 'simple'], where);
