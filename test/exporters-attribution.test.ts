@@ -75,14 +75,16 @@ test.serial('per-cgroup series reach Prometheus from every exporter, and their r
   t.true(count.get('remote_write')! >= 10 * count.get('simple')!);
 
   // Per exporter: the cgroups' rates plus the unattributed rest's are the package's. Each is
-  // an extrapolation over the same 10 s of a straight-ish line, so they agree to ~1 %.
+  // an extrapolation over the same 10 s of a straight-ish line, so they agree to ~1 %, taken
+  // where every series has arrived: remote write sends series in separate requests, so at
+  // `now` the package's newest samples may be stored and the cgroups' not yet.
   for (const exporter of EXPORTERS) {
     const sel = `domain="package-0",exporter="${exporter}"`;
-    const [parts] = await prometheus.query(
-      `sum(rate(wattmeter_cgroup_energy_joules_total{${sel}}[10s])) + sum(rate(wattmeter_unattributed_energy_joules_total{${sel},view="cgroup"}[10s]))`,
-      now,
-    );
-    const [whole] = await prometheus.query(`rate(wattmeter_energy_joules_total{${sel}}[10s])`, now);
+    const series = [`wattmeter_cgroup_energy_joules_total{${sel}}`, `wattmeter_unattributed_energy_joules_total{${sel},view="cgroup"}`, `wattmeter_energy_joules_total{${sel}}`];
+    const [newest] = await prometheus.query(`min(${series.map((s) => `timestamp(${s})`).join(' or ')})`, now);
+    const at = Number(newest.value[1]) * 1000;
+    const [parts] = await prometheus.query(`sum(rate(${series[0]}[10s])) + sum(rate(${series[1]}[10s]))`, at);
+    const [whole] = await prometheus.query(`rate(${series[2]}[10s])`, at);
     const [sum, package0] = [Number(parts.value[1]), Number(whole.value[1])];
     t.log(exporter, { attributedPlusRestWatts: sum, packageWatts: package0 });
     t.true(Math.abs(sum - package0) < 0.02 * package0, `${exporter}: ${sum} W attributed + rest against ${package0} W`);
