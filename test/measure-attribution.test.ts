@@ -60,7 +60,7 @@ test.serial('with a competing busy process: the share follows the CPU time, its 
   t.true(Math.abs(part - cpuPart) <= 0.1 * cpuPart, `share ${part} of the two processes' energy, against their CPU ${cpuPart}`);
 });
 
-test.serial('EnergyMeter: each segment carries the process share; the busy one as /proc predicts, the idle one less', async (t) => {
+test.serial('EnergyMeter: each segment carries the process share; the busy one as /proc predicts, the idle one a part', async (t) => {
   const { root } = await fakeTree(t);
   const meter = new EnergyMeter({ sysfsRoot: root, rateHz: 500, self: true });
   await meter.start('busy');
@@ -75,8 +75,10 @@ test.serial('EnergyMeter: each segment carries the process share; the busy one a
   t.log({ busy: b.processJoules, expected, idle: i.processJoules, joules: [b.joules, i.joules] });
   t.true(Math.abs(b.processJoules! - expected) <= 0.1 * expected, `busy: ${b.processJoules} J against ${expected} J from /proc`);
   // Idle, the split is of whatever little was busy per round (idle power goes to the busy),
-  // so no steady ratio predicts it: it is less, and a part.
-  t.true(i.processJoules! < b.processJoules! && i.processJoules! <= i.joules);
+  // so no steady ratio predicts it: it is a part. Nor need it be less than the busy one's:
+  // ava runs other test files in this process meanwhile, and beside a hog they made the
+  // process's share of the machine larger idle (12.5 J) than busy (11.1 J).
+  t.true(i.processJoules! > 0 && i.processJoules! <= i.joules);
 });
 
 test.serial('without self, reports are as before: no processJoules', async (t) => {
