@@ -63,7 +63,7 @@ export const STATS_FIELDS = {
   /** Deadlines missed entirely (the thread woke more than one period late, or was stopped while late): with ticks, every deadline up to the stop. */
   overruns: {
     type: 'number', from: 'native',
-    metrics: [{ name: 'wattmeter_sampler_overruns_total', type: 'counter', help: 'Sampling deadlines missed entirely (the thread woke more than one period late).' }],
+    metrics: [{ name: 'wattmeter_sampler_overruns_total', type: 'counter', help: 'Sampling deadlines missed entirely (the thread woke more than one period late, or was stopped while late).' }],
   },
   /** Failed counter reads. */
   readErrors: {

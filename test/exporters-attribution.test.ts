@@ -80,11 +80,15 @@ test.serial('per-cgroup series reach Prometheus from every exporter, and their r
   // `now` the package's newest samples may be stored and the cgroups' not yet.
   for (const exporter of EXPORTERS) {
     const sel = `domain="package-0",exporter="${exporter}"`;
-    const series = [`wattmeter_cgroup_energy_joules_total{${sel}}`, `wattmeter_unattributed_energy_joules_total{${sel},view="cgroup"}`, `wattmeter_energy_joules_total{${sel}}`];
-    const [newest] = await prometheus.query(`min(${series.map((s) => `timestamp(${s})`).join(' or ')})`, now);
+    const [cgroups, rest, package0Energy] = [
+      `wattmeter_cgroup_energy_joules_total{${sel}}`,
+      `wattmeter_unattributed_energy_joules_total{${sel},view="cgroup"}`,
+      `wattmeter_energy_joules_total{${sel}}`,
+    ];
+    const [newest] = await prometheus.query(`min(timestamp(${cgroups}) or timestamp(${rest}) or timestamp(${package0Energy}))`, now);
     const at = Number(newest.value[1]) * 1000;
-    const [parts] = await prometheus.query(`sum(rate(${series[0]}[10s])) + sum(rate(${series[1]}[10s]))`, at);
-    const [whole] = await prometheus.query(`rate(${series[2]}[10s])`, at);
+    const [parts] = await prometheus.query(`sum(rate(${cgroups}[10s])) + sum(rate(${rest}[10s]))`, at);
+    const [whole] = await prometheus.query(`rate(${package0Energy}[10s])`, at);
     const [sum, package0] = [Number(parts.value[1]), Number(whole.value[1])];
     t.log(exporter, { attributedPlusRestWatts: sum, packageWatts: package0 });
     t.true(Math.abs(sum - package0) < 0.02 * package0, `${exporter}: ${sum} W attributed + rest against ${package0} W`);
